@@ -1,0 +1,45 @@
+# leadowner: `make run` and `make test` work on a fresh machine with Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+.PHONY: run test test-sqlite lint typecheck check schema demo bench bench-quick screenshots fuzz clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: the web app, a Celery worker and beat on the embedded default (SQLite, no server)
+run: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py demo --if-empty
+	DEBUG=$${DEBUG:-1} $(PY) manage.py serve --port $(PORT)
+
+## test: the whole suite, on PostgreSQL and Redis when they answer, then the portable part on SQLite
+test: $(STAMP)
+	@eval "$$($(PY) scripts/probe_backends.py)"; \
+	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
+	@echo "--- the database-portable tests again on the embedded SQLite default"
+	@env -u DATABASE_URL $(VENV)/bin/pytest -n 2 -m "not postgres and not redis and not browser" $(PYTEST_ARGS_SQLITE) tests/test_constraints.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	DEBUG=1 $(VENV)/bin/mypy .
+
+check: lint typecheck test
+
+schema: $(STAMP)
+	@DEBUG=1 $(PY) manage.py export_schema
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LeadownerConfig(AppConfig):
+    name = "leadowner"
+    verbose_name = "Platform (tokens, jobs)"

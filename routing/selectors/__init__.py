@@ -1,0 +1,1 @@
+"""Every read of the routing domain lives in this package, one module per concern."""

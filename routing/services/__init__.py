@@ -1,0 +1,1 @@
+"""Every write of the routing domain lives in this package, one module per concern."""

@@ -1,0 +1,238 @@
+"""The one place ownership changes: current owner rows and their history, together.
+
+Every function here runs inside the caller's transaction (or its own) and writes an
+OwnershipChange row in the same transaction as the change. The partial unique
+indexes on Ownership decide races: a second current owner is refused by the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from leadowner.errors import ErrorCode, ServiceError
+from routing.models import Account, DecisionStep, Lead, OwnerRole, Ownership, OwnershipChange
+from territories.models import Partner, Rep
+
+
+@dataclass(frozen=True)
+class Record:
+    """An account or a lead: what ownership is about."""
+
+    account: Account | None = None
+    lead: Lead | None = None
+
+    def __post_init__(self) -> None:
+        if (self.account is None) == (self.lead is None):
+            raise ValueError("a record is exactly one of an account or a lead")
+
+    @property
+    def filter(self) -> dict[str, object]:
+        return {"account": self.account} if self.account is not None else {"lead": self.lead}
+
+    @property
+    def label(self) -> str:
+        if self.account is not None:
+            return f"account {self.account.name}"
+        assert self.lead is not None
+        return f"lead {self.lead.email}"
+
+
+def current_owner(record: Record, role: str) -> Ownership | None:
+    return (
+        Ownership.objects.select_related("rep", "partner")
+        .filter(**record.filter, role=role, ended_at__isnull=True)
+        .first()
+    )
+
+
+def _history(
+    record: Record,
+    *,
+    role: str,
+    before: Ownership | None,
+    rep: Rep | None,
+    partner: Partner | None,
+    step: str,
+    why: str,
+    actor: str,
+    now: datetime,
+    rule_set_version: int | None,
+) -> OwnershipChange:
+    return OwnershipChange.objects.create(
+        at=now,
+        **record.filter,
+        role=role,
+        from_rep=before.rep if before else None,
+        from_partner=before.partner if before else None,
+        to_rep=rep,
+        to_partner=partner,
+        step=step,
+        reason=why[:500],
+        actor=actor[:200],
+        rule_set_version=rule_set_version,
+    )
+
+
+def set_owner(
+    record: Record,
+    *,
+    role: str,
+    rep: Rep | None = None,
+    partner: Partner | None = None,
+    step: str,
+    why: str,
+    actor: str,
+    now: datetime,
+    rule_set_version: int | None = None,
+    expires_at: datetime | None = None,
+    expected: Ownership | bool | None = True,
+) -> Ownership:
+    """Make `rep` (or `partner`) the current owner of `record` in `role`.
+
+    Ends the current owner, if any, and writes one history row. `expected`: pass the
+    Ownership the caller based its decision on (or None for "unowned"); if another
+    change got there first, the conditional update touches no row and CONFLICT is
+    raised instead of silently overwriting. Pass True (default) to replace whatever is
+    current.
+    """
+    if (rep is None) == (partner is None):
+        raise ValueError("an owner is exactly one of a rep or a partner")
+    if role not in OwnerRole.values:
+        raise ServiceError(ErrorCode.INVALID, f"unknown role {role}", "role")
+    with transaction.atomic():
+        before = current_owner(record, role)
+        if expected is not True:
+            expected_pk = expected.pk if isinstance(expected, Ownership) else None
+            actual_pk = before.pk if before else None
+            if expected_pk != actual_pk:
+                raise ServiceError(ErrorCode.CONFLICT, f"the owner of {record.label} changed meanwhile; try again")
+        if before is not None:
+            if before.rep_id == (rep.pk if rep else None) and before.partner_id == (partner.pk if partner else None):
+                if expires_at != before.expires_at:
+                    Ownership.objects.filter(pk=before.pk).update(expires_at=expires_at)
+                    before.expires_at = expires_at
+                return before
+            ended = Ownership.objects.filter(pk=before.pk, ended_at__isnull=True).update(ended_at=now)
+            if ended == 0:
+                raise ServiceError(ErrorCode.CONFLICT, f"the owner of {record.label} changed meanwhile; try again")
+        try:
+            with transaction.atomic():
+                ownership = Ownership.objects.create(
+                    **record.filter,
+                    role=role,
+                    rep=rep,
+                    partner=partner,
+                    reason=step,
+                    since=now,
+                    expires_at=expires_at,
+                    rule_set_version=rule_set_version,
+                )
+        except IntegrityError:
+            raise ServiceError(
+                ErrorCode.CONFLICT, f"{record.label} got another {role} owner meanwhile; try again"
+            ) from None
+        _history(
+            record,
+            role=role,
+            before=before,
+            rep=rep,
+            partner=partner,
+            step=step,
+            why=why,
+            actor=actor,
+            now=now,
+            rule_set_version=rule_set_version,
+        )
+        return ownership
+
+
+def claim_unowned(
+    record: Record,
+    *,
+    role: str,
+    rep: Rep | None = None,
+    partner: Partner | None = None,
+    step: str,
+    why: str,
+    actor: str,
+    now: datetime,
+    rule_set_version: int | None = None,
+    expires_at: datetime | None = None,
+) -> Ownership:
+    """Take ownership only if nobody holds the role: first to insert wins.
+
+    The partial unique index decides; the loser gets ALREADY_OWNED, never a 500.
+    """
+    try:
+        with transaction.atomic():
+            ownership = Ownership.objects.create(
+                **record.filter,
+                role=role,
+                rep=rep,
+                partner=partner,
+                reason=step,
+                since=now,
+                expires_at=expires_at,
+                rule_set_version=rule_set_version,
+            )
+            _history(
+                record,
+                role=role,
+                before=None,
+                rep=rep,
+                partner=partner,
+                step=step,
+                why=why,
+                actor=actor,
+                now=now,
+                rule_set_version=rule_set_version,
+            )
+    except IntegrityError:
+        holder = current_owner(record, role)
+        who = (
+            (holder.rep.name if holder.rep else holder.partner.name if holder.partner else "someone")
+            if holder
+            else "someone"
+        )
+        raise ServiceError(ErrorCode.ALREADY_OWNED, f"{record.label} is already owned by {who}") from None
+    return ownership
+
+
+def end_owner(
+    record: Record,
+    *,
+    role: str,
+    why: str,
+    actor: str,
+    now: datetime,
+    step: str = DecisionStep.UNASSIGNED,
+    rule_set_version: int | None = None,
+    expected: Ownership | None = None,
+) -> Ownership | None:
+    """End the current owner of `record` in `role` (if any), with history. Returns what ended."""
+    with transaction.atomic():
+        before = current_owner(record, role)
+        if before is None:
+            return None
+        if expected is not None and expected.pk != before.pk:
+            raise ServiceError(ErrorCode.CONFLICT, f"the owner of {record.label} changed meanwhile; try again")
+        ended = Ownership.objects.filter(pk=before.pk, ended_at__isnull=True).update(ended_at=now)
+        if ended == 0:
+            return None
+        _history(
+            record,
+            role=role,
+            before=before,
+            rep=None,
+            partner=None,
+            step=step,
+            why=why,
+            actor=actor,
+            now=now,
+            rule_set_version=rule_set_version,
+        )
+        before.ended_at = now
+        return before
