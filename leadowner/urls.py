@@ -1,1 +1,6 @@
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("leadowner.graphql.urls")),
+    path("", include("leadowner.web_urls")),
+]
