@@ -216,6 +216,8 @@ class DecisionStep(models.TextChoices):
     INBOUND_OVERRIDE = "INBOUND_OVERRIDE"
     TERRITORY = "TERRITORY"
     UNASSIGNED = "UNASSIGNED"
+    # Not a routing step: a manager's explicit decision (a transfer, a resolved dispute).
+    MANUAL = "MANUAL"
 
 
 class Ownership(models.Model):
