@@ -1,0 +1,265 @@
+"""A territory's distribution: who among its members gets the lead.
+
+ROUND_ROBIN: the eligible member with the fewest leads relative to its weight (ties:
+member position) gets it, and its counter goes up. The counters are durable rows
+(DistributionCounter, keyed by territory *name* so fairness survives a new rule-set
+version) and the choice is made holding a row lock on the territory's
+DistributionLock, so concurrent leads never take the same slot. A member with no
+counter yet starts at the current minimum, so joining a territory does not mean
+receiving every lead until the newcomer has "caught up".
+
+LOAD_BALANCED: the eligible member with the lowest open load relative to capacity.
+
+CLAIM_QUEUE: nobody now; the lead waits unowned until a member claims it
+(routing.services.leads.claim_lead, decided by the database).
+
+Eligible means: not departed, not out of office (by status or dates), not at
+capacity (current SALES ownership of leads in an open stage >= capacity), and not
+excluded by the caller (a forfeit never goes back to the forfeiting rep).
+
+The same code runs for real and for simulation: `DurableCounters` locks and writes
+counter rows; `SimulatedCounters` reads the current counters once and counts in
+memory, writing nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+
+from django.db import connection
+from django.db.models import Count, F
+
+from routing.models import OPEN_LEAD_STAGES, OwnerRole, Ownership
+from territories.models import (
+    DistributionCounter,
+    DistributionLock,
+    DistributionMethod,
+    Rep,
+    RepStatus,
+    Territory,
+    TerritoryMember,
+)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """What a territory's distribution decided. `rep` None: nobody now (see `queued`)."""
+
+    rep: Rep | None
+    line: str  # plain words for the trace: "round robin picked Ada (7 of 20 leads, weight 1)"
+    queued: bool = False  # the lead waits in the territory's claim queue
+
+
+def open_loads(rep_ids: Iterable[int]) -> dict[int, int]:
+    """Open lead load per rep: current SALES ownership of leads in an open stage."""
+    ids = list(rep_ids)
+    if not ids:
+        return {}
+    rows = (
+        Ownership.objects.filter(
+            rep_id__in=ids,
+            role=OwnerRole.SALES,
+            ended_at__isnull=True,
+            lead__isnull=False,
+            lead__stage__in=OPEN_LEAD_STAGES,
+        )
+        .values("rep_id")
+        .annotate(n=Count("id"))
+    )
+    loads = dict.fromkeys(ids, 0)
+    for row in rows:
+        loads[row["rep_id"]] = row["n"]
+    return loads
+
+
+def is_out_of_office(rep: Rep, today: date) -> bool:
+    if rep.status == RepStatus.OUT_OF_OFFICE:
+        return True
+    start, end = rep.out_of_office_from, rep.out_of_office_until
+    if start is None and end is None:
+        return False
+    return (start is None or start <= today) and (end is None or today <= end)
+
+
+def unavailable_reason(rep: Rep, *, today: date, excluded: Collection[int], load: int | None = None) -> str | None:
+    """Why `rep` cannot take a new lead now, or None when it can."""
+    if rep.status == RepStatus.DEPARTED:
+        return "departed"
+    if rep.pk in excluded:
+        return "excluded from this routing"
+    if is_out_of_office(rep, today):
+        until = f" until {rep.out_of_office_until.isoformat()}" if rep.out_of_office_until else ""
+        return f"out of office{until}"
+    if load is not None and rep.capacity is not None and load >= rep.capacity:
+        return f"at capacity ({load} of {rep.capacity} open leads)"
+    return None
+
+
+def _with_newcomers(counts: dict[int, int], members: list[TerritoryMember]) -> dict[int, int]:
+    """Counts for every member; a member without a counter starts at the current minimum."""
+    known = [m for m in members if m.rep_id in counts]
+    floor_ratio = min((Fraction(counts[m.rep_id], m.weight) for m in known), default=Fraction(0))
+    out = dict(counts)
+    for m in members:
+        if m.rep_id not in out:
+            out[m.rep_id] = math.floor(floor_ratio * m.weight)
+    return out
+
+
+class Counters:
+    """Round-robin counters and open loads: read (and, for real routing, written) here only."""
+
+    def lock(self, territory_name: str) -> None:
+        """Serialise choices within a territory until the caller's transaction ends."""
+
+    def round_robin_counts(self, territory_name: str, members: list[TerritoryMember]) -> dict[int, int]:
+        raise NotImplementedError
+
+    def add_round_robin(self, territory_name: str, rep_id: int) -> None:
+        raise NotImplementedError
+
+    def open_loads(self, rep_ids: Iterable[int]) -> dict[int, int]:
+        return open_loads(rep_ids)
+
+    def add_load(self, rep_id: int) -> None:
+        """A lead was given to `rep_id` by any step: a simulation counts it in memory, for
+        later capacity and load checks of the same batch; for real the ownership row does."""
+
+
+class DurableCounters(Counters):
+    """Real routing: lock the territory's row, keep counters in the database."""
+
+    def lock(self, territory_name: str) -> None:
+        if not connection.in_atomic_block:
+            raise RuntimeError("distribution must run inside the routing transaction")
+        DistributionLock.objects.get_or_create(territory_name=territory_name)
+        DistributionLock.objects.select_for_update().get(territory_name=territory_name)
+
+    def round_robin_counts(self, territory_name: str, members: list[TerritoryMember]) -> dict[int, int]:
+        rep_ids = [m.rep_id for m in members]
+        counts = dict(
+            DistributionCounter.objects.filter(territory_name=territory_name, rep_id__in=rep_ids).values_list(
+                "rep_id", "assigned"
+            )
+        )
+        full = _with_newcomers(counts, members)
+        new = [
+            DistributionCounter(territory_name=territory_name, rep_id=rep_id, assigned=n)
+            for rep_id, n in full.items()
+            if rep_id not in counts
+        ]
+        if new:
+            DistributionCounter.objects.bulk_create(new)
+        return full
+
+    def add_round_robin(self, territory_name: str, rep_id: int) -> None:
+        DistributionCounter.objects.filter(territory_name=territory_name, rep_id=rep_id).update(
+            assigned=F("assigned") + 1
+        )
+
+
+class SimulatedCounters(Counters):
+    """Dry runs: start from the current counters and loads, count in memory, write nothing."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, dict[int, int]] = {}
+        self._load_delta: dict[int, int] = {}
+
+    def round_robin_counts(self, territory_name: str, members: list[TerritoryMember]) -> dict[int, int]:
+        known = self._counts.get(territory_name)
+        if known is None:
+            known = dict(
+                DistributionCounter.objects.filter(territory_name=territory_name).values_list("rep_id", "assigned")
+            )
+        current = {m.rep_id: known[m.rep_id] for m in members if m.rep_id in known}
+        known.update(_with_newcomers(current, members))
+        self._counts[territory_name] = known
+        return {m.rep_id: known[m.rep_id] for m in members}
+
+    def add_round_robin(self, territory_name: str, rep_id: int) -> None:
+        counts = self._counts.setdefault(territory_name, {})
+        counts[rep_id] = counts.get(rep_id, 0) + 1
+
+    def open_loads(self, rep_ids: Iterable[int]) -> dict[int, int]:
+        loads = open_loads(rep_ids)
+        return {rep_id: n + self._load_delta.get(rep_id, 0) for rep_id, n in loads.items()}
+
+    def add_load(self, rep_id: int) -> None:
+        self._load_delta[rep_id] = self._load_delta.get(rep_id, 0) + 1
+
+
+def _members(territory: Territory) -> list[TerritoryMember]:
+    # Uses the prefetch when the caller made one (prefetch_related("memberships__rep")).
+    return sorted(territory.memberships.all(), key=lambda m: (m.position, m.pk))
+
+
+def _eligible(
+    members: list[TerritoryMember], *, today: date, excluded: Collection[int], counters: Counters
+) -> tuple[list[TerritoryMember], list[str], dict[int, int]]:
+    loads = counters.open_loads(m.rep_id for m in members)
+    eligible, skipped = [], []
+    for m in members:
+        reason = unavailable_reason(m.rep, today=today, excluded=excluded, load=loads.get(m.rep_id, 0))
+        if reason is None:
+            eligible.append(m)
+        else:
+            skipped.append(f"{m.rep.name} ({reason})")
+    return eligible, skipped, loads
+
+
+def _skipped_words(skipped: list[str]) -> str:
+    return f"; skipped {', '.join(skipped)}" if skipped else ""
+
+
+def distribute(territory: Territory, *, today: date, excluded: Collection[int] = (), counters: Counters) -> Pick:
+    """Pick a member of `territory` for a new lead, by its distribution method."""
+    members = _members(territory)
+    method = territory.distribution
+    label = DistributionMethod(method).label.lower()
+    if not members:
+        return Pick(rep=None, line=f"{label}: '{territory.name}' has no members")
+    if method != DistributionMethod.CLAIM_QUEUE:
+        counters.lock(territory.name)
+    eligible, skipped, loads = _eligible(members, today=today, excluded=excluded, counters=counters)
+    if not eligible:
+        return Pick(rep=None, line=f"{label}: nobody in '{territory.name}' can take the lead: {', '.join(skipped)}")
+
+    if method == DistributionMethod.CLAIM_QUEUE:
+        names = ", ".join(m.rep.name for m in eligible)
+        return Pick(
+            rep=None,
+            queued=True,
+            line=f"claim queue: the lead waits unowned in '{territory.name}' until a member claims it ({names})"
+            + _skipped_words(skipped),
+        )
+
+    if method == DistributionMethod.LOAD_BALANCED:
+        biggest = max((m.rep.capacity for m in eligible if m.rep.capacity), default=1)
+
+        def relative(m: TerritoryMember) -> tuple[Fraction, int, int]:
+            capacity = m.rep.capacity or biggest  # no capacity set: as roomy as the roomiest colleague
+            return (Fraction(loads.get(m.rep_id, 0), capacity), loads.get(m.rep_id, 0), m.position)
+
+        chosen = min(eligible, key=relative)
+        load = loads.get(chosen.rep_id, 0)
+        capacity = f"capacity {chosen.rep.capacity}" if chosen.rep.capacity else "no capacity set"
+        return Pick(
+            rep=chosen.rep,
+            line=f"load balanced picked {chosen.rep.name} ({load} open leads, {capacity}, the lightest)"
+            + _skipped_words(skipped),
+        )
+
+    counts = counters.round_robin_counts(territory.name, members)
+    order = {m.rep_id: i for i, m in enumerate(members)}
+    chosen = min(eligible, key=lambda m: (Fraction(counts[m.rep_id], m.weight), order[m.rep_id]))
+    counters.add_round_robin(territory.name, chosen.rep_id)
+    total = sum(counts.values()) + 1
+    return Pick(
+        rep=chosen.rep,
+        line=f"round robin picked {chosen.rep.name} ({counts[chosen.rep_id] + 1} of {total} leads, "
+        f"weight {chosen.weight})" + _skipped_words(skipped),
+    )
