@@ -115,6 +115,18 @@ def _text(value: str, *, max_length: int, required: bool = False) -> str:
     return text
 
 
+def _first_lines(rows: Iterable[CsvRow], column: str) -> dict[str, int]:
+    """The first line each valid email of `column` appears on (bad rows count too)."""
+    first: dict[str, int] = {}
+    for row in sorted(rows, key=lambda r: r.line):
+        try:
+            email = clean_email(row.values.get(column, ""))
+        except ValueError:
+            continue
+        first.setdefault(email, row.line)
+    return first
+
+
 def _report(progress: Progress | None, phase: str, done: int, total: int) -> None:
     if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
         progress(phase, done, total)
@@ -204,20 +216,15 @@ def import_reps(data: bytes | str, *, actor: str, now: datetime, progress: Progr
     errors = list(table.errors)
     total = len(table.rows)
     parsed: list[_RepRow] = []
-    first_line: dict[str, int] = {}
-    for row in table.partial:
-        email = row.values.get("email", "").strip().lower()
-        if email:
-            first_line.setdefault(email, row.line)
+    first_line = _first_lines(table.rows + table.partial, "email")
     for done, row in enumerate(table.rows, 1):
         rep_row = _parse_rep(row, errors)
         _report(progress, "checking", done, total)
         if rep_row is None:
             continue
-        if rep_row.email in first_line and first_line[rep_row.email] < rep_row.line:
+        if first_line[rep_row.email] != rep_row.line:
             errors.append(RowError(row.line, "email", f"{rep_row.email} is also on line {first_line[rep_row.email]}"))
             continue
-        first_line.setdefault(rep_row.email, rep_row.line)
         parsed.append(rep_row)
 
     existing = {rep.email: rep for rep in Rep.objects.select_related("manager")}
@@ -297,11 +304,7 @@ def import_partners(data: bytes | str, *, actor: str, now: datetime, progress: P
     """Import partners.csv (`partner,email,name`): partners by name, their users upserted by email."""
     table = read_csv(data, columns=PARTNERS_COLUMNS)
     errors = list(table.errors)
-    first_line: dict[str, int] = {}
-    for row in table.partial:
-        email = row.values.get("email", "").strip().lower()
-        if email:
-            first_line.setdefault(email, row.line)
+    first_line = _first_lines(table.rows + table.partial, "email")
     parsed: list[tuple[int, str, str, str]] = []
     total = len(table.rows)
     for done, row in enumerate(table.rows, 1):
@@ -321,10 +324,9 @@ def import_partners(data: bytes | str, *, actor: str, now: datetime, progress: P
         if not ok:
             continue
         email = values["email"]
-        if email in first_line and first_line[email] < row.line:
+        if first_line[email] != row.line:
             errors.append(RowError(row.line, "email", f"{email} is also on line {first_line[email]}"))
             continue
-        first_line.setdefault(email, row.line)
         parsed.append((row.line, values["partner"], email, values["name"]))
     if errors:
         raise ImportFailed(errors, filename="partners.csv")
@@ -924,13 +926,20 @@ def validate_rule_set(rule_set: RuleSet) -> list[RuleSetProblem]:
     return problems
 
 
+def _first_named(message: str, names: Iterable[str]) -> str | None:
+    """The territory a message names first (`'EMEA' and 'Israel' ...` -> EMEA)."""
+    found = [(message.find(f"'{n}'"), n) for n in names]
+    found = [(at, n) for at, n in found if at >= 0]
+    return min(found)[1] if found else None
+
+
 def _ambiguity_problems(territories: list[Territory], lines: _SourceLines) -> list[RuleSetProblem]:
     from territories.matching import find_ambiguities  # written alongside; imported when needed
 
+    names = [t.name for t in territories]
     problems: list[RuleSetProblem] = []
-    by_length = sorted((t.name for t in territories), key=len, reverse=True)
     for message in find_ambiguities(territories):
-        named = next((n for n in by_length if n in message), None)
+        named = _first_named(message, names)
         problems.append(
             RuleSetProblem(lines.at(named, "match") if named else None, named, "match", f"ambiguous: {message}")
         )

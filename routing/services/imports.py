@@ -319,17 +319,21 @@ def _check_accounts(
     table_rows: list[CsvRow], partial: list[CsvRow], errors: list[RowError], progress: Progress | None
 ) -> tuple[list[_AccountRow], dict[str, int]]:
     rows: list[_AccountRow] = []
+    refused = list(partial)
     total = len(table_rows)
     for done, csv_row in enumerate(table_rows, 1):
         parsed = _parse_account(csv_row, errors)
         if parsed is not None:
             rows.append(parsed)
+        else:
+            refused.append(csv_row)
         _tick(progress, "checking", done, total)
 
-    # Domains in this file: each names exactly one row.
+    # Domains in this file: each names exactly one row. A reference to a refused row
+    # is not reported again: the row's own errors say what to fix.
     file_domains: dict[str, int] = {}
-    bad_row_domains: set[str] = set()  # domains on rows refused for another reason
-    for csv_row in partial:
+    bad_row_domains: set[str] = set()
+    for csv_row in refused:
         for raw in split_list(csv_row.values.get("domains", "")):
             bad_row_domains.add(raw.lower().rstrip("."))
     for i, r in enumerate(rows):
