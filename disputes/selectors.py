@@ -1,0 +1,63 @@
+"""Reads about disputes: who may resolve one, who it escalates to, which are overdue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from disputes.models import Dispute, DisputeStatus
+from leadowner.actors import Actor
+from leadowner.errors import ErrorCode, ServiceError
+from routing.selectors.team import manager_chain, manages
+from territories.models import Rep, RepRole, RepStatus
+
+UNRESOLVED = (DisputeStatus.OPEN, DisputeStatus.ESCALATED)
+
+
+def can_resolve(actor: Actor, dispute: Dispute) -> bool:
+    """RevOps; a manager up the chain of the claimant or of the contested owner; whoever it escalated to."""
+    if actor.is_revops:
+        return True
+    if not actor.is_manager or actor.rep is None:
+        return False
+    me = actor.rep
+    if dispute.escalated_to_id is not None and dispute.escalated_to_id == me.pk:
+        return True
+    parties = [dispute.claimant, dispute.current_owner]
+    return any(rep is not None and manages(me, rep) for rep in parties)
+
+
+def escalation_target(rep: Rep) -> Rep:
+    """Who a dispute escalates to from `rep`'s level: the next active manager up, RevOps at the top.
+
+    Managers who departed or are out of office are passed over (an SLA cannot wait for
+    them). Above the top of the chain it goes to the first active RevOps rep; a dispute
+    already with RevOps stays there.
+    """
+    for manager in manager_chain(rep):
+        if manager.status == RepStatus.ACTIVE:
+            return manager
+    if rep.role == RepRole.REVOPS and rep.status == RepStatus.ACTIVE:
+        return rep
+    revops = Rep.objects.filter(role=RepRole.REVOPS, status=RepStatus.ACTIVE).order_by("pk").first()
+    if revops is not None:
+        return revops
+    raise ServiceError(ErrorCode.NOT_FOUND, f"no one above {rep.name} to escalate to: no active RevOps rep")
+
+
+def overdue_dispute_ids(*, now: datetime, limit: int = 500) -> list[int]:
+    """Unresolved disputes past their deadline, oldest deadline first (for the escalation job)."""
+    return list(
+        Dispute.objects.filter(status__in=UNRESOLVED, due_at__lte=now)
+        .order_by("due_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def open_dispute_on(*, account_id: int | None = None, lead_id: int | None = None) -> Dispute | None:
+    """The unresolved dispute on an account or a lead, if any (there is at most one)."""
+    disputes = Dispute.objects.filter(status__in=UNRESOLVED)
+    if account_id is not None:
+        return disputes.filter(account_id=account_id).first()
+    if lead_id is not None:
+        return disputes.filter(lead_id=lead_id).first()
+    return None
