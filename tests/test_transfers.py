@@ -7,6 +7,7 @@ import pytest
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
 from routing.models import Ownership, OwnershipChange
+from routing.selectors.team import manager_chain, team_rep_ids
 from routing.services.transfers import transfer_ownership
 from tests.factories import AccountFactory, LeadFactory, ManagerFactory, OwnershipFactory, RepFactory, RuleSetFactory
 
@@ -138,3 +139,23 @@ def test_a_transfer_names_exactly_one_record(now):
             account=account, lead=LeadFactory(), to_rep=colleague, reason="x", actor=Actor(rep=manager), now=now
         )
     assert err.value.code == ErrorCode.INVALID
+
+
+def test_a_managers_team_is_every_rep_whose_chain_of_managers_reaches_them():
+    director = ManagerFactory()
+    manager = ManagerFactory(manager=director)
+    rep = RepFactory(manager=manager)
+    sibling = RepFactory(manager=director)
+    RepFactory()  # elsewhere
+    assert team_rep_ids(director) == {manager.pk, rep.pk, sibling.pk}
+    assert team_rep_ids(manager) == {rep.pk}
+    assert team_rep_ids(rep) == set()
+
+
+def test_a_cycle_in_the_org_chart_does_not_loop_forever():
+    a = ManagerFactory()
+    b = ManagerFactory(manager=a)
+    a.manager = b
+    a.save()
+    assert team_rep_ids(a) == {b.pk}
+    assert manager_chain(a) == [b]
