@@ -393,9 +393,19 @@ LIST_KEYS = ("countries", "subdivisions", "cities", "postal_prefixes", "industri
 _POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{0,19}$")
 
 
+def iso_country(value: str) -> str | None:
+    """ISO 3166-1 alpha-2 of a code or a name (routing.normalize.country_code), but a
+    two-letter value must be a real code: `XX` is not fuzzily read as some country."""
+    text = value.strip()
+    code = country_code(text)
+    if code is not None and len(text) == 2 and text.upper() not in (code, "UK"):
+        return None
+    return code
+
+
 def _calendar_problem(value: str) -> tuple[str | None, str | None]:
     """(ISO code, None) for a calendar the holidays package knows, else (None, reason)."""
-    code = country_code(value) if value else None
+    code = iso_country(value) if value else None
     if code is None:
         return None, f"unknown country {value!r} (use an ISO 3166-1 code such as US)"
     if code not in holidays.list_supported_countries():
@@ -412,7 +422,7 @@ def _criteria_item(key: str, value: Any, countries: list[str]) -> tuple[Any, str
     if not text:
         return None, "empty value"
     if key == "countries":
-        code = country_code(text)
+        code = iso_country(text)
         if code is None:
             return None, f"unknown country {text!r} (use an ISO 3166-1 code such as US)"
         return code, None

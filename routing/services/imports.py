@@ -35,7 +35,7 @@ from routing.models import (
     Ownership,
     OwnershipChange,
 )
-from routing.normalize import country_code, is_free_mail, normalize_company, registered_domain, subdivision_code
+from routing.normalize import is_free_mail, normalize_company, registered_domain, subdivision_code
 from routing.selectors.exports import (
     ACCOUNTS_COLUMNS,
     ACCOUNTS_NUMERIC,
@@ -44,6 +44,7 @@ from routing.selectors.exports import (
     OWNER_COLUMNS,
 )
 from territories.models import Rep, RepStatus
+from territories.services import iso_country
 
 ACCOUNTS_ACTOR = "import: accounts.csv"
 BATCH = 2000
@@ -206,7 +207,7 @@ def _parse_account(row: CsvRow, errors: list[RowError]) -> _AccountRow | None:
             problems.append(("parent", "an account cannot be its own parent"))
     country = ""
     if v["country"]:
-        country = country_code(v["country"]) or ""
+        country = iso_country(v["country"]) or ""
         if not country:
             problems.append(("country", f"unknown country {v['country']!r} (use an ISO 3166-1 code such as US)"))
     subdivision = ""
