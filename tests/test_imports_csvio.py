@@ -74,7 +74,7 @@ def test_a_carriage_return_at_the_start_of_a_cell_is_refused():
 
 
 def test_mis_encoded_bytes_are_an_error_at_their_line_and_column():
-    data = "name,amount\nAcme,1\n".encode() + b"Caf\xe9,2\nZed,3\n"
+    data = b"name,amount\nAcme,1\n" + b"Caf\xe9,2\nZed,3\n"
     table = read_csv(data, columns=COLUMNS)
     assert table.errors == [RowError(3, "name", "not valid UTF-8 (byte 0xe9); save the file as UTF-8")]
     assert [r["name"] for r in table.rows] == ["Acme", "Zed"]
