@@ -1,0 +1,99 @@
+"""The console's access rule and the helpers every console view shares.
+
+The console (the HTMX admin) is for managers and RevOps signed in with a browser
+session: a user whose linked Rep has role MANAGER or REVOPS (and has not departed), or
+a Django superuser. Everyone else signed in gets the 403 page; anonymous visitors go to
+the login page. API bearer tokens are for /graphql: a request that presents one is
+refused here whoever holds it, so a token can never stand in for the session (and its
+CSRF protection) on a console form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render, resolve_url
+from django.urls import NoReverseMatch, reverse
+from django_htmx.http import HttpResponseClientRedirect
+
+from leadowner.actors import Actor
+from leadowner.auth import authenticate_request
+
+P = ParamSpec("P")
+View = Callable[Concatenate[HttpRequest, P], HttpResponse]
+
+NOT_A_MANAGER = "The console is for managers and RevOps. Ask RevOps if you need access."
+NO_TOKENS = "The console uses browser sign-in; API tokens work only on /graphql."
+
+
+def console_actor(request: HttpRequest) -> Actor | None:
+    """The console user as an Actor (for services and history), or None when they may not use it.
+
+    A manager's or RevOps' own Rep; a superuser without a Rep acts under their username.
+    """
+    authentication = authenticate_request(request)
+    if authentication.method == "token":
+        return None
+    user = request.user
+    if not user.is_authenticated or not user.is_active:
+        return None
+    actor = authentication.actor
+    if actor.rep is not None and actor.rep.is_manager:
+        return actor
+    if user.is_superuser:
+        return actor if actor.rep is not None else Actor(system=f"{user.get_username()} (superuser)")
+    return None
+
+
+def manager_required(view: View[P]) -> View[P]:
+    """Only managers, RevOps and superusers, with a session, reach the wrapped view."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+        if authenticate_request(request).method == "token":
+            raise PermissionDenied(NO_TOKENS)
+        if not request.user.is_authenticated:
+            return _to_login(request)
+        if console_actor(request) is None:
+            raise PermissionDenied(NOT_A_MANAGER)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _to_login(request: HttpRequest) -> HttpResponse:
+    htmx = getattr(request, "htmx", None)
+    if htmx:
+        # An htmx fragment request would swap the login page into the fragment: send the
+        # whole browser to the login page, and back to the page it was on afterwards.
+        back = htmx.current_url_abs_path or request.get_full_path()
+        login = resolve_url(settings.LOGIN_URL)
+        return HttpResponseClientRedirect(redirect_to_login(back, login).url)
+    return redirect_to_login(request.get_full_path())
+
+
+def render_page(
+    request: HttpRequest,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    partial: str,
+    status: int = 200,
+) -> HttpResponse:
+    """The whole page, or only `template#partial` for an htmx request (django-template-partials)."""
+    name = f"{template}#{partial}" if getattr(request, "htmx", False) else template
+    return render(request, name, context, status=status)
+
+
+def url_if_exists(name: str, *args: Any) -> str | None:
+    """The URL of a console screen, or None while that screen does not exist (no dead links)."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
