@@ -103,9 +103,7 @@ def run(
 
     found = match(lead, policy)
     account = Account.objects.filter(pk=found.account_id).first() if found.account_id is not None else None
-    trace.append(
-        f"account: {found.explanation}" if account is not None else f"account: none matched; {found.explanation}"
-    )
+    trace.append(f"account: {found.explanation}" if account is not None else f"account: none; {found.explanation}")
     family = ancestors(account) if account is not None else []
     facts, lines = enrich(lead, account)
     trace.extend(lines)
@@ -128,7 +126,7 @@ def run(
     owner = None
     if choice.rep is not None or choice.partner is not None:
         owner = OwnerChoice(
-            role=OwnerRole.SALES,
+            role=str(OwnerRole.SALES),
             rep_id=choice.rep.pk if choice.rep is not None else None,
             partner_id=choice.partner.pk if choice.partner is not None else None,
         )

@@ -160,9 +160,7 @@ def open_opportunity(ctx: Context) -> Choice | None:
         assert opp.owner is not None
         why_not = ctx.blocked(opp.owner)
         if why_not:
-            ctx.note(
-                f"open opportunity: '{opp.name}' on {opp.account.name} is owned by {opp.owner.name}, who {why_not}"
-            )
+            ctx.note(f"open opportunity: '{opp.name}' on {opp.account.name} belongs to {opp.owner.name}, who {why_not}")
             continue
         ctx.note(
             f"open opportunity: '{opp.name}' on {opp.account.name} is open; its owner {opp.owner.name} gets the lead"
@@ -257,17 +255,20 @@ def recent_engagement(ctx: Context) -> Choice | None:
     for activity in activities:
         why_not = ctx.blocked(activity.rep)
         if why_not:
-            skipped.setdefault(activity.rep_id, f"{activity.rep.name} {why_not}")
+            skipped.setdefault(activity.rep_id, f"{activity.rep.name}, who {why_not}")
             continue
         if skipped:
-            ctx.note(f"recent engagement: skipped {'; '.join(skipped.values())}")
+            ctx.note(f"recent engagement: passed over {'; '.join(skipped.values())}")
         ctx.note(
             f"recent engagement: {activity.rep.name} logged a {activity.get_kind_display().lower()} on {subject} "
             f"on {activity.occurred_at:%Y-%m-%d} (within {days} days) and gets the lead"
         )
         return Choice(step=DecisionStep.RECENT_ENGAGEMENT, rep=activity.rep)
     if skipped:
-        ctx.note(f"recent engagement: only {'; '.join(skipped.values())} engaged {subject} within {days} days")
+        ctx.note(
+            f"recent engagement: passed over {'; '.join(skipped.values())}; "
+            f"nobody else engaged {subject} within {days} days"
+        )
     else:
         ctx.note(f"recent engagement: no activity on {subject} within {days} days")
     return None

@@ -22,7 +22,7 @@ what the caller prefetched (`parent` is looked up among the territories passed i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -152,7 +152,7 @@ def criteria_match(criteria: dict[str, Any], facts: Facts) -> bool:
     return True
 
 
-def _chain(territory: TerritoryLike, by_id: dict[Any, TerritoryLike]) -> list[TerritoryLike]:
+def _chain(territory: TerritoryLike, by_id: Mapping[Any, TerritoryLike]) -> list[TerritoryLike]:
     """The territory and its ancestors (among those given), nearest first; cycles cut."""
     chain = [territory]
     seen = {territory.pk}
@@ -181,7 +181,7 @@ def specificity(criteria: dict[str, Any], *, inherited: Sequence[dict[str, Any]]
     return (len(keys), geo_level, -width, depth)
 
 
-def territory_specificity(territory: TerritoryLike, by_id: dict[Any, TerritoryLike]) -> Specificity:
+def territory_specificity(territory: TerritoryLike, by_id: Mapping[Any, TerritoryLike]) -> Specificity:
     chain = _chain(territory, by_id)
     return specificity(chain[0].criteria, inherited=[t.criteria for t in chain[1:]], depth=len(chain) - 1)
 
@@ -209,7 +209,7 @@ def _matched_on(chain: list[TerritoryLike], facts: Facts) -> str:
     return ", ".join(parts) if parts else "no criteria (matches every lead)"
 
 
-def describe(territory: TerritoryLike, by_id: dict[Any, TerritoryLike]) -> str:
+def describe(territory: TerritoryLike, by_id: Mapping[Any, TerritoryLike]) -> str:
     """`'NYC' (child of 'US East')`."""
     parent = by_id.get(territory.parent_id) if territory.parent_id is not None else None
     return f"'{territory.name}' (child of '{parent.name}')" if parent is not None else f"'{territory.name}'"
