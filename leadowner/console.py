@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.urls import NoReverseMatch, reverse
+from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from leadowner.actors import Actor
@@ -86,9 +87,16 @@ def render_page(
     partial: str,
     status: int = 200,
 ) -> HttpResponse:
-    """The whole page, or only `template#partial` for an htmx request (django-template-partials)."""
-    name = f"{template}#{partial}" if getattr(request, "htmx", False) else template
-    return render(request, name, context, status=status)
+    """The whole page, or only `template#partial` for an htmx request (django-template-partials).
+
+    htmx asks for the whole page again when it restores history it has no snapshot of;
+    `Vary: HX-Request` keeps browsers and proxies from serving one answer for the other.
+    """
+    htmx = getattr(request, "htmx", None)
+    fragment = bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
+    response = render(request, f"{template}#{partial}" if fragment else template, context, status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 def url_if_exists(name: str, *args: Any) -> str | None:
