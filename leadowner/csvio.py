@@ -86,6 +86,20 @@ class CsvRow:
     def __getitem__(self, column: str) -> str:
         return self.values[column]
 
+    def with_blanks(self) -> CsvRow:
+        """The row with its refused cells empty, to check the other cells of a refused row."""
+        return CsvRow(self.line, {**dict.fromkeys(self.bad, ""), **self.values}, self.bad)
+
+
+def check_refused(
+    rows: Iterable[CsvRow], parse: Callable[[CsvRow, list[RowError]], object], errors: list[RowError]
+) -> None:
+    """Report the other bad cells of rows already refused for a bad cell (the parse result is dropped)."""
+    for row in rows:
+        found: list[RowError] = []
+        parse(row.with_blanks(), found)
+        errors.extend(e for e in found if e.column not in row.bad)
+
 
 @dataclass
 class CsvTable:

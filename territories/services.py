@@ -21,7 +21,16 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from leadowner.csvio import CsvRow, ImportFailed, ImportReport, Progress, RowError, read_csv, split_list
+from leadowner.csvio import (
+    CsvRow,
+    ImportFailed,
+    ImportReport,
+    Progress,
+    RowError,
+    check_refused,
+    read_csv,
+    split_list,
+)
 from leadowner.errors import ErrorCode, ServiceError
 from routing.normalize import country_code, subdivision_code
 from territories.models import (
@@ -215,6 +224,7 @@ def import_reps(data: bytes | str, *, actor: str, now: datetime, progress: Progr
     table = read_csv(data, columns=REPS_COLUMNS, numeric=REPS_NUMERIC)
     errors = list(table.errors)
     total = len(table.rows)
+    check_refused(table.partial, _parse_rep, errors)
     parsed: list[_RepRow] = []
     first_line = _first_lines(table.rows + table.partial, "email")
     for done, row in enumerate(table.rows, 1):
@@ -300,28 +310,34 @@ def import_reps(data: bytes | str, *, actor: str, now: datetime, progress: Progr
 # --- partners.csv --------------------------------------------------------------------------
 
 
+def _parse_partner(row: CsvRow, errors: list[RowError]) -> dict[str, str] | None:
+    values: dict[str, str] = {}
+    ok = True
+    for column, check in (
+        ("partner", lambda v: _text(v, max_length=200, required=True)),
+        ("email", clean_email),
+        ("name", lambda v: _text(v, max_length=200, required=True)),
+    ):
+        try:
+            values[column] = check(row[column])
+        except ValueError as exc:
+            errors.append(RowError(row.line, column, str(exc)))
+            ok = False
+    return values if ok else None
+
+
 def import_partners(data: bytes | str, *, actor: str, now: datetime, progress: Progress | None = None) -> ImportReport:
     """Import partners.csv (`partner,email,name`): partners by name, their users upserted by email."""
     table = read_csv(data, columns=PARTNERS_COLUMNS)
     errors = list(table.errors)
     first_line = _first_lines(table.rows + table.partial, "email")
+    check_refused(table.partial, _parse_partner, errors)
     parsed: list[tuple[int, str, str, str]] = []
     total = len(table.rows)
     for done, row in enumerate(table.rows, 1):
         _report(progress, "checking", done, total)
-        values: dict[str, str] = {}
-        ok = True
-        for column, check in (
-            ("partner", lambda v: _text(v, max_length=200, required=True)),
-            ("email", clean_email),
-            ("name", lambda v: _text(v, max_length=200, required=True)),
-        ):
-            try:
-                values[column] = check(row[column])
-            except ValueError as exc:
-                errors.append(RowError(row.line, column, str(exc)))
-                ok = False
-        if not ok:
+        values = _parse_partner(row, errors)
+        if values is None:
             continue
         email = values["email"]
         if first_line[email] != row.line:

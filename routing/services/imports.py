@@ -21,7 +21,16 @@ from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 
-from leadowner.csvio import CsvRow, ImportFailed, ImportReport, Progress, RowError, read_csv, split_list
+from leadowner.csvio import (
+    CsvRow,
+    ImportFailed,
+    ImportReport,
+    Progress,
+    RowError,
+    check_refused,
+    read_csv,
+    split_list,
+)
 from leadowner.errors import ErrorCode, ServiceError
 from routing.models import (
     Account,
@@ -319,6 +328,7 @@ def _parent_loops(rows: list[_AccountRow], by_account: dict[int, int]) -> set[in
 def _check_accounts(
     table_rows: list[CsvRow], partial: list[CsvRow], errors: list[RowError], progress: Progress | None
 ) -> tuple[list[_AccountRow], dict[str, int]]:
+    check_refused(partial, _parse_account, errors)
     rows: list[_AccountRow] = []
     refused = list(partial)
     total = len(table_rows)
@@ -737,6 +747,7 @@ def import_opportunities(
     """Import opportunities.csv: upsert by (account, name), all or nothing."""
     table = read_csv(data, columns=OPPORTUNITIES_COLUMNS, numeric=OPPORTUNITIES_NUMERIC)
     errors = list(table.errors)
+    check_refused(table.partial, _parse_opportunity, errors)
     rows: list[_OpportunityRow] = []
     total = len(table.rows)
     for done, csv_row in enumerate(table.rows, 1):
