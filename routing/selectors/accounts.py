@@ -1,0 +1,117 @@
+"""Reads about accounts: their corporate family (parents) and their owners, with roll-up.
+
+A subsidiary without an owner in a role is owned, in that role, by its nearest ancestor
+that has one (Olive Garden without a SALES owner -> Darden Restaurants' SALES owner).
+
+The chain of parents is read in one query, a recursive CTE that PostgreSQL and SQLite
+both run. It is bounded (MAX_DEPTH levels) and stops at the first account seen twice, so
+bad data with a cycle (A -> B -> A) ends the walk instead of looping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection
+
+from routing.models import Account, Ownership
+
+# Deeper corporate trees exist in data only by mistake; the walk stops here either way.
+MAX_DEPTH = 12
+
+
+def ancestor_ids(account_ids: Iterable[int]) -> dict[int, list[int]]:
+    """For each account id, the ids of its ancestors, nearest first (one query for all)."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    table = connection.ops.quote_name(Account._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = f"""
+        WITH RECURSIVE chain(start_id, id, parent_id, depth) AS (
+            SELECT id, id, parent_id, 0 FROM {table} WHERE id IN ({placeholders})
+            UNION ALL
+            SELECT chain.start_id, parent.id, parent.parent_id, chain.depth + 1
+            FROM {table} parent JOIN chain ON parent.id = chain.parent_id
+            WHERE chain.depth < %s
+        )
+        SELECT start_id, id FROM chain WHERE depth > 0 ORDER BY start_id, depth
+    """  # noqa: S608 -- only the table name and placeholders are formatted in
+    chains: dict[int, list[int]] = {pk: [] for pk in ids}
+    seen: dict[int, set[int]] = {pk: {pk} for pk in ids}
+    stopped: set[int] = set()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, MAX_DEPTH])
+        for start_id, ancestor_id in cursor.fetchall():
+            if start_id in stopped:
+                continue
+            if ancestor_id in seen[start_id]:  # a cycle: the family ends where it repeats
+                stopped.add(start_id)
+                continue
+            seen[start_id].add(ancestor_id)
+            chains[start_id].append(ancestor_id)
+    return chains
+
+
+def ancestors(account: Account) -> list[Account]:
+    """The account's parent, grandparent, ... nearest first; empty for a top-level account."""
+    chain = ancestor_ids([account.pk])[account.pk]
+    if not chain:
+        return []
+    by_id = Account.objects.in_bulk(chain)
+    return [by_id[pk] for pk in chain if pk in by_id]
+
+
+def ultimate_parent(account: Account) -> Account:
+    """The top of the account's corporate family; the account itself when it has no parent."""
+    if account.parent_id is None:
+        return account
+    chain = ancestors(account)
+    return chain[-1] if chain else account
+
+
+def current_owners(account: Account) -> list[Ownership]:
+    """The account's own current owners, one per role, with their rep or partner loaded."""
+    return list(
+        Ownership.objects.select_related("rep", "partner", "account")
+        .filter(account=account, ended_at__isnull=True)
+        .order_by("role")
+    )
+
+
+def owners_up_the_chain(account: Account) -> tuple[dict[str, Ownership], list[int]]:
+    """Current owner per role, rolled up, and the chain of ids it was read from (account first).
+
+    Two queries whatever the depth: the chain of parents, then the owners of the chain.
+    For each role the account's own owner wins, else the nearest ancestor's. Each
+    Ownership's `account` (loaded) says which account it came from.
+    """
+    chain = [account.pk, *ancestor_ids([account.pk])[account.pk]]
+    rank = {pk: i for i, pk in enumerate(chain)}
+    best: dict[str, Ownership] = {}
+    rows = Ownership.objects.select_related("rep", "partner", "account").filter(
+        account_id__in=chain, ended_at__isnull=True
+    )
+    for ownership in rows:
+        assert ownership.account_id is not None
+        held = best.get(ownership.role)
+        if held is None or rank[ownership.account_id] < rank[held.account_id]:  # type: ignore[index]
+            best[ownership.role] = ownership
+    return dict(sorted(best.items())), chain
+
+
+def effective_owners(account: Account) -> dict[str, Ownership]:
+    """Current owner per role, rolled up: the account's own, else its nearest ancestor's."""
+    return owners_up_the_chain(account)[0]
+
+
+def effective_owner(account: Account, role: str) -> tuple[Ownership | None, Account | None]:
+    """The owner of `account` in `role`, rolled up, and the account the owner came from.
+
+    (own owner, account) when the account has one; (ancestor's owner, that ancestor) when
+    only an ancestor has one (the nearest wins); (None, None) when nobody in the family does.
+    """
+    ownership = effective_owners(account).get(role)
+    if ownership is None:
+        return None, None
+    return ownership, account if ownership.account_id == account.pk else ownership.account
