@@ -25,6 +25,7 @@ memory, writing nothing.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -110,24 +111,27 @@ def _with_newcomers(counts: dict[int, int], members: list[TerritoryMember]) -> d
     return out
 
 
-class Counters:
+class Counters(ABC):
     """Round-robin counters and open loads: read (and, for real routing, written) here only."""
 
+    @abstractmethod
     def lock(self, territory_name: str) -> None:
         """Serialise choices within a territory until the caller's transaction ends."""
 
+    @abstractmethod
     def round_robin_counts(self, territory_name: str, members: list[TerritoryMember]) -> dict[int, int]:
-        raise NotImplementedError
+        """Leads given so far per member (newcomers at the current minimum)."""
 
+    @abstractmethod
     def add_round_robin(self, territory_name: str, rep_id: int) -> None:
-        raise NotImplementedError
+        """`rep_id` got the territory's next lead."""
 
     def open_loads(self, rep_ids: Iterable[int]) -> dict[int, int]:
         return open_loads(rep_ids)
 
+    @abstractmethod
     def add_load(self, rep_id: int) -> None:
-        """A lead was given to `rep_id` by any step: a simulation counts it in memory, for
-        later capacity and load checks of the same batch; for real the ownership row does."""
+        """A lead was given to `rep_id` by any step (for later capacity and load checks)."""
 
 
 class DurableCounters(Counters):
@@ -161,6 +165,9 @@ class DurableCounters(Counters):
             assigned=F("assigned") + 1
         )
 
+    def add_load(self, rep_id: int) -> None:
+        """Nothing to keep: the owner row the caller writes is the load the next lead reads."""
+
 
 class SimulatedCounters(Counters):
     """Dry runs: start from the current counters and loads, count in memory, write nothing."""
@@ -168,6 +175,9 @@ class SimulatedCounters(Counters):
     def __init__(self) -> None:
         self._counts: dict[str, dict[int, int]] = {}
         self._load_delta: dict[int, int] = {}
+
+    def lock(self, territory_name: str) -> None:
+        """Nothing to lock: a dry run changes no shared state."""
 
     def round_robin_counts(self, territory_name: str, members: list[TerritoryMember]) -> dict[int, int]:
         known = self._counts.get(territory_name)

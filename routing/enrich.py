@@ -18,7 +18,7 @@ from django.core.validators import validate_email
 from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
 from routing.models import Account, LeadSource
 from routing.normalize import company_domain, country_code, email_domain, normalize_company, subdivision_code
-from territories.matching import Facts
+from territories.matching import Facts, fold_city
 
 # ISO 3166-2:US lists these outlying areas, but each has its own ISO 3166-1 code, and
 # that is how territories name them ("PR", not "US-PR").
@@ -247,7 +247,7 @@ def enrich(lead: CleanLead, account: Account | None) -> tuple[Facts, list[str]]:
         ("country", True),
         ("subdivision", same_country),
         ("city", same_subdivision),
-        ("postal_code", same_subdivision and not facts.city),
+        ("postal_code", same_subdivision and (not facts.city or fold_city(facts.city) == fold_city(account.city))),
         ("industry", True),
         ("employees", True),
         ("annual_revenue", True),
@@ -267,7 +267,7 @@ def enrich(lead: CleanLead, account: Account | None) -> tuple[Facts, list[str]]:
     else:
         lines.append(f"enrich: nothing to fill from {account.name}")
     if kept:
-        lines.append(
-            f"enrich: kept the lead's location; {account.name} is elsewhere, so its {', '.join(kept)} was not used"
-        )
+        what = " and ".join([", ".join(kept[:-1]), kept[-1]] if len(kept) > 1 else kept)
+        verb = "were" if len(kept) > 1 else "was"
+        lines.append(f"enrich: kept the lead's location; {account.name} is elsewhere, so its {what} {verb} not used")
     return Facts(**values), lines  # type: ignore[arg-type]

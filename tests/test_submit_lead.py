@@ -161,7 +161,7 @@ def test_an_account_elsewhere_does_not_lend_its_location(now: datetime, world_ma
     AccountFactory(name="Acme", domains=["acme.com"], country="US", subdivision="US-NY", city="New York")
     lead, decision = _route(now, email="cto@acme.com", country="CA")
     assert _owner_name(lead) == "Cal"
-    assert "enrich: kept the lead's location; Acme is elsewhere, so its subdivision, city was not used" in (
+    assert "enrich: kept the lead's location; Acme is elsewhere, so its subdivision and city were not used" in (
         decision.trace
     )
 
