@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-MATCH_METHODS = ("DOMAIN", "ALIAS", "NAME", "FUZZY", "PARENT", "NONE")
+# ID: a lookup that named the account by its id (routing.selectors.lookup), no matching involved.
+MATCH_METHODS = ("DOMAIN", "ALIAS", "NAME", "FUZZY", "PARENT", "ID", "NONE")
 
 
 @dataclass(frozen=True)
