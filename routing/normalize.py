@@ -172,14 +172,23 @@ _LEGAL_SUFFIX_PHRASES = (
 _LEGAL_PREFIX_PHRASES = ("the", "pt", "ooo", "oao", "zao", "pao", "kabushiki kaisha", "kabushikigaisha", "yugen kaisha")
 
 
-def _phrases(words: tuple[str, ...], phrases: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    # Longest first, so "pty ltd" goes before "ltd" and "gmbh and co kg" before "kg".
+Phrases = dict[str, tuple[tuple[str, ...], ...]]
+
+
+def _phrases(words: tuple[str, ...], phrases: tuple[str, ...], *, at_end: bool) -> Phrases:
+    """Legal-form phrases keyed by the word at the edge they are stripped from.
+
+    Longest first under each key, so "pty ltd" goes before "ltd" and "gmbh and co kg" before "kg".
+    """
     all_phrases = {tuple(p.split()) for p in phrases} | {(w,) for w in words}
-    return tuple(sorted(all_phrases, key=lambda p: (-len(p), p)))
+    keyed: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in sorted(all_phrases, key=lambda p: (-len(p), p)):
+        keyed.setdefault(phrase[-1] if at_end else phrase[0], []).append(phrase)
+    return {edge: tuple(group) for edge, group in keyed.items()}
 
 
-_SUFFIXES = _phrases(_LEGAL_SUFFIXES, _LEGAL_SUFFIX_PHRASES)
-_PREFIXES = _phrases((), _LEGAL_PREFIX_PHRASES)
+_SUFFIXES = _phrases(_LEGAL_SUFFIXES, _LEGAL_SUFFIX_PHRASES, at_end=True)
+_PREFIXES = _phrases((), _LEGAL_PREFIX_PHRASES, at_end=False)
 
 # Abbreviations written both ways; the long form is the one we keep.
 _ABBREVIATIONS = {
@@ -201,20 +210,16 @@ _SLASHED_LETTERS = re.compile(r"\b([a-z])/([a-z])\b")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
-def _strip_phrases(tokens: list[str], phrases: tuple[tuple[str, ...], ...], *, at_end: bool) -> list[str]:
+def _strip_phrases(tokens: list[str], phrases: Phrases, *, at_end: bool) -> list[str]:
     """Remove legal-form phrases from one end, repeatedly, never emptying the name."""
-    changed = True
-    while changed:
-        changed = False
-        for phrase in phrases:
+    while tokens:
+        for phrase in phrases.get(tokens[-1] if at_end else tokens[0], ()):
             size = len(phrase)
-            if len(tokens) <= size:
-                continue
-            edge = tuple(tokens[-size:]) if at_end else tuple(tokens[:size])
-            if edge == phrase:
+            if len(tokens) > size and tuple(tokens[-size:] if at_end else tokens[:size]) == phrase:
                 tokens = tokens[:-size] if at_end else tokens[size:]
-                changed = True
                 break
+        else:
+            return tokens
     return tokens
 
 
