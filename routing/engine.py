@@ -61,6 +61,7 @@ def decide(
     counters: Counters | None = None,
     territories: list[Territory] | None = None,
     lead_id: int | None = None,
+    known_match: MatchResult | None = None,
 ) -> RoutingDecision:
     """Route one lead and return the decision (see `run` for the arguments)."""
     return run(
@@ -71,6 +72,7 @@ def decide(
         counters=counters,
         territories=territories,
         lead_id=lead_id,
+        known_match=known_match,
     ).decision
 
 
@@ -83,13 +85,15 @@ def run(
     counters: Counters | None = None,
     territories: list[Territory] | None = None,
     lead_id: int | None = None,
+    known_match: MatchResult | None = None,
 ) -> Outcome:
     """Route one lead: who should own it, by which step, and why (the trace).
 
     `counters`: DurableCounters (default) for real routing, inside the caller's
     transaction; SimulatedCounters for a dry run. `territories`: the rule set's
     territories when the caller already loaded them (a batch). `lead_id`: the stored
-    lead being re-routed, whose own activity counts as engagement.
+    lead being re-routed, whose own activity counts as engagement. `known_match`: the
+    account match to keep instead of matching again (a re-routed lead keeps its account).
     """
     counters = counters if counters is not None else DurableCounters()
     policy = policy_of(rule_set)
@@ -101,7 +105,7 @@ def run(
     if territories is None:
         territories = rule_set_territories(rule_set)
 
-    found = match(lead, policy)
+    found = known_match if known_match is not None else match(lead, policy)
     account = Account.objects.filter(pk=found.account_id).first() if found.account_id is not None else None
     trace.append(f"account: {found.explanation}" if account is not None else f"account: none; {found.explanation}")
     family = ancestors(account) if account is not None else []

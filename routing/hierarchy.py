@@ -362,8 +362,9 @@ def territory(ctx: Context) -> Choice | None:
             ctx.note(f"territory: {line}")
     if found.tied:
         names = ", ".join(f"'{t.name}'" for t in found.tied)
+        verb = "matches" if len(found.tied) == 1 else "match"
         ctx.note(
-            f"territory: AMBIGUOUS: {names} match as specifically and with the same priority as '{chosen.name}'; "
+            f"territory: AMBIGUOUS: {names} {verb} as specifically and with the same priority as '{chosen.name}'; "
             f"took '{chosen.name}' (first in the file); fix the territory map"
         )
     pick = distribute(chosen, today=timezone.localdate(ctx.now), excluded=ctx.exclude_rep_ids, counters=ctx.counters)

@@ -307,3 +307,32 @@ def test_a_re_route_that_finds_nobody_ends_the_owner_and_leaves_the_lead_unassig
     ended = OwnershipChange.objects.filter(lead=lead, to_rep__isnull=True).get()
     assert ended.from_rep == ada
     assert ended.reason == decision.trace[-1]
+
+
+@pytest.mark.django_db
+def test_a_re_route_keeps_the_account_the_lead_was_matched_to(now: datetime) -> None:
+    rs = RuleSetFactory(status="PUBLISHED")
+    territory = TerritoryFactory(rule_set=rs, name="US", criteria={"countries": ["US"]})
+    ada = TerritoryMemberFactory(territory=territory, rep=RepFactory(name="Ada"), position=0).rep
+    TerritoryMemberFactory(territory=territory, rep=RepFactory(name="Bo"), position=1)
+    acme = AccountFactory(name="Acme", domains=["acme.com"], country="US")
+    lead, _ = _route(now, email="pat@acme.com")
+    acme.domain_rows.all().delete()  # the account's domain changed since; the lead stays linked
+    decision = route_lead(lead=lead, actor=Actor.system_actor("forfeit job"), now=now, exclude_rep_ids=[ada.pk])
+    assert decision.match.account_id == acme.pk
+    assert "account: kept from when the lead arrived: email domain acme.com is a domain of Acme" in decision.trace
+    lead.refresh_from_db()
+    assert lead.account == acme
+
+
+@pytest.mark.django_db
+def test_an_unbroken_territory_tie_is_flagged_in_the_trace_never_silently_picked(now: datetime) -> None:
+    rs = RuleSetFactory(status="PUBLISHED")
+    first = _territory(rs, "US A", {"countries": ["US"]}, "Ada", position=0)
+    _territory(rs, "US B", {"countries": ["US"]}, "Bo", position=1)
+    _, decision = _route(now, country="US")
+    assert decision.territory_id == first.pk
+    assert (
+        "territory: AMBIGUOUS: 'US B' matches as specifically and with the same priority as 'US A'; "
+        "took 'US A' (first in the file); fix the territory map"
+    ) in decision.trace

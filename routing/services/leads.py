@@ -185,6 +185,16 @@ def clean_from_lead(lead: Lead) -> CleanLead:
     )
 
 
+def _kept_match(lead: Lead) -> MatchResult | None:
+    """The account match a re-routed lead keeps: the one it was routed with, if still linked."""
+    if lead.account_id is None or not lead.decision:
+        return None
+    stored = RoutingDecision.from_json(lead.decision).match
+    if stored.account_id != lead.account_id:
+        return None
+    return replace(stored, explanation=f"kept from when the lead arrived: {stored.explanation}")
+
+
 def route_lead(*, lead: Lead, actor: Actor, now: datetime, exclude_rep_ids: Collection[int] = ()) -> RoutingDecision:
     """Route a stored lead again (a forfeit, a departure) and write the new owner.
 
@@ -210,6 +220,7 @@ def route_lead(*, lead: Lead, actor: Actor, now: datetime, exclude_rep_ids: Coll
             exclude_rep_ids=excluded,
             counters=DurableCounters(),
             lead_id=locked.pk,
+            known_match=_kept_match(locked),
         )
         _apply(locked, outcome, actor=actor.label if actor.is_authenticated else ROUTING_ACTOR, now=now, before=before)
     lead.refresh_from_db()
