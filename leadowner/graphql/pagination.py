@@ -22,6 +22,7 @@ import strawberry
 from django.conf import settings
 from django.db.models import F, Model, OrderBy, Prefetch, QuerySet, Window
 from django.db.models.functions import RowNumber
+from graphql import Undefined, value_from_ast
 from strawberry import relay
 from strawberry.relay.utils import from_base64, to_base64
 from strawberry_django.optimizer import optimizer
@@ -117,6 +118,22 @@ def paginate(
     return Connection.from_page(rows, offset=offset, limit=limit, count=qs.count)
 
 
+def field_arguments(info: Any) -> dict[str, Any]:
+    """The arguments of the field `info` is about, coerced (variables applied, defaults filled)."""
+    raw = info._raw_info
+    definition = raw.parent_type.fields[raw.field_name]
+    variables = getattr(raw.variable_values, "coerced", raw.variable_values) or {}
+    given = {node.name.value: node.value for node in raw.field_nodes[0].arguments or ()}
+    arguments: dict[str, Any] = {}
+    for name, argument in definition.args.items():
+        value = value_from_ast(given[name], argument.type, variables) if name in given else Undefined
+        if value is Undefined:
+            value = argument.default_value
+        if value is not Undefined:
+            arguments[name] = value
+    return arguments
+
+
 class NestedPage(Generic[M]):
     """A connection nested in each node of a list (Account.history), read for all nodes at once.
 
@@ -139,7 +156,7 @@ class NestedPage(Generic[M]):
         return f"_page_{self.relation}_{offset}_{limit}"
 
     def prefetch(self, info: Any, qs: QuerySet[M]) -> Prefetch:
-        arguments = info.selected_fields[0].arguments if info.selected_fields else {}
+        arguments = field_arguments(info)
         limit = page_size(arguments.get("first", DEFAULT_PAGE_SIZE))
         offset = decode_cursor(arguments.get("after"))
         numbered = cast(
