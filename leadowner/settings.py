@@ -36,8 +36,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
-    "strawberry_django",
+    # leadowner before strawberry_django: its `export_schema` command replaces strawberry_django's.
     "leadowner",
+    "strawberry_django",
     "territories",
     "routing",
     "disputes",
