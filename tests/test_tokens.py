@@ -176,6 +176,21 @@ def test_session_user_linked_to_a_rep_is_that_rep():
     assert authentication.actor.scope is None
 
 
+def test_session_user_linked_to_a_partner_user_is_that_partner_user():
+    partner_user = PartnerUserFactory(user=get_user_model().objects.create_user("pat", password="pw-123456789"))
+    request = RequestFactory().get("/")
+    request.user = partner_user.user
+    actor = actor_from_request(request)
+    assert actor.partner_user == partner_user and actor.is_partner
+
+
+def test_session_of_a_departed_rep_is_anonymous():
+    rep = RepFactory(status="DEPARTED", user=get_user_model().objects.create_user("dee", password="pw-123456789"))
+    request = RequestFactory().get("/")
+    request.user = rep.user
+    assert not actor_from_request(request).is_authenticated
+
+
 def test_session_user_without_a_rep_is_anonymous():
     request = RequestFactory().get("/")
     request.user = get_user_model().objects.create_user("cy", password="pw-123456789")
