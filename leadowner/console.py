@@ -105,3 +105,33 @@ def url_if_exists(name: str, *args: Any) -> str | None:
         return reverse(name, args=args)
     except NoReverseMatch:
         return None
+
+
+# The console's navigation, in order: (key, label, url name). A screen appears in the nav
+# as soon as its URL exists; templates get `nav_items` from the context processor below.
+NAV: tuple[tuple[str, str, str], ...] = (
+    ("home", "Home", "console:home"),
+    ("lookup", "Lookup", "console:lookup"),
+    ("queues", "Queues", "console:unassigned"),
+    ("registrations", "Registrations", "console:registrations"),
+    ("disputes", "Disputes", "console:disputes"),
+    ("territories", "Territories", "console:territories"),
+    ("simulate", "Test rules", "console:simulate"),
+    ("roster", "Roster", "console:roster"),
+    ("metrics", "Metrics", "console:metrics"),
+    ("audit", "Audit", "console:audit"),
+    ("jobs", "Jobs", "console:jobs"),
+    ("settings", "Settings", "console:settings"),
+)
+
+
+def nav_items(request: HttpRequest) -> dict[str, Any]:
+    """Context processor: the nav entries whose screens exist."""
+    if not request.resolver_match or request.resolver_match.namespace != "console":
+        return {}
+    items = []
+    for key, label, name in NAV:
+        url = url_if_exists(name)
+        if url is not None:
+            items.append({"key": key, "label": label, "url": url})
+    return {"nav_items": items}

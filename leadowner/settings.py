@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "leadowner.console.nav_items",
             ],
         },
     }
@@ -154,6 +155,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 # whitenoise serves /static/ under gunicorn too (DEBUG off); no CDN, no separate server.
 WHITENOISE_USE_FINDERS = True
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import URLPattern, URLResolver
 from django.views.decorators.http import require_GET
 
 from leadowner.console import manager_required, url_if_exists
@@ -38,3 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
         Count("Reps", Rep.objects.count(), url_if_exists("console:reps")),
     ]
     return render(request, "console/home.html", {"counts": counts, "nav": "home"})
+
+
+# Cross-domain console screens (jobs, metrics, settings) register here; see web_urls.
+ops_patterns: list[URLPattern | URLResolver] = []

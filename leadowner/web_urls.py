@@ -1,20 +1,25 @@
-"""The console (server-rendered, HTMX), namespaced `console:`."""
+"""The console (server-rendered, HTMX), namespaced `console:`; each app lists its own screens."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
+from disputes.urls import patterns as disputes_patterns
 from leadowner import views
-from routing import views as routing_views
+from routing.urls import patterns as routing_patterns
+from territories.urls import patterns as territories_patterns
 
 console_patterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
-    path("lookup/", routing_views.lookup, name="lookup"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="registration/login.html"),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
+    *routing_patterns,
+    *territories_patterns,
+    *disputes_patterns,
+    *views.ops_patterns,
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

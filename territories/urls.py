@@ -1,0 +1,5 @@
+"""Console screens of the territories domain (namespace `console:`)."""
+
+from django.urls import URLPattern, URLResolver
+
+patterns: list[URLPattern | URLResolver] = []
