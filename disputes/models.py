@@ -58,3 +58,17 @@ class Dispute(models.Model):
                 name="one_open_dispute_per_lead",
             ),
         ]
+
+
+class DisputeEscalation(models.Model):
+    """One escalation of an overdue dispute: who had it, who has it now, and the new deadline."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="escalations")
+    at = models.DateTimeField()
+    from_rep = models.ForeignKey("territories.Rep", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_rep = models.ForeignKey("territories.Rep", on_delete=models.PROTECT, related_name="+")
+    due_before = models.DateTimeField()
+    due_after = models.DateTimeField()
+
+    class Meta:
+        ordering = ["dispute", "at", "id"]

@@ -57,3 +57,60 @@ class JobRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+
+
+class NotificationKind(models.TextChoices):
+    FORFEIT = "FORFEIT"
+    FIRST_TOUCH_SLA = "FIRST_TOUCH_SLA"
+    ESCALATION = "ESCALATION"
+    REASSIGNMENT = "REASSIGNMENT"
+    DEPARTURE = "DEPARTURE"
+    REGISTRATION_DECISION = "REGISTRATION_DECISION"
+    REBALANCING = "REBALANCING"
+
+
+class Notification(models.Model):
+    """Something a rep or a partner user is told: kept here, queryable, and emailed once.
+
+    The row is written in the transaction of the change it reports; the email goes out
+    after commit (leadowner.notifications). A failed send is recorded on the row, never
+    raised into the change.
+    """
+
+    recipient_rep = models.ForeignKey(
+        "territories.Rep", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    recipient_partner_user = models.ForeignKey(
+        "territories.PartnerUser", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=24, choices=NotificationKind.choices)
+    subject = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    account = models.ForeignKey("routing.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    lead = models.ForeignKey("routing.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.TextField(blank=True)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    # A sender leases the row before sending, so two senders never email it twice.
+    email_claimed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient_rep", "created_at"]),
+            models.Index(fields=["recipient_partner_user", "created_at"]),
+            models.Index(fields=["kind", "created_at"]),
+            models.Index(fields=["created_at"], condition=Q(emailed_at__isnull=True), name="notification_unsent"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(recipient_rep__isnull=False) & Q(recipient_partner_user__isnull=True))
+                | (Q(recipient_rep__isnull=True) & Q(recipient_partner_user__isnull=False)),
+                name="notification_for_rep_xor_partner_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}"

@@ -359,3 +359,86 @@ class DealRegistration(models.Model):
                 name="one_approved_registration_per_account",
             )
         ]
+
+
+class RebalancePlanStatus(models.TextChoices):
+    DRAFT = "DRAFT"  # proposed, waiting for a manager
+    APPLYING = "APPLYING"  # confirmed; moves are being applied in batches
+    APPLIED = "APPLIED"
+    DISCARDED = "DISCARDED"
+
+
+class RebalanceTrigger(models.TextChoices):
+    PUBLISH = "PUBLISH"  # built by the sweep when a rule set was published
+    ON_DEMAND = "ON_DEMAND"
+
+
+class RebalancePlan(models.Model):
+    """Proposed moves of existing accounts and leads to their territory under a rule set.
+
+    `summary` holds what the manager sees: counts per rep before and after, the load
+    variance before and after, and why records stay.
+    """
+
+    rule_set = models.ForeignKey("territories.RuleSet", on_delete=models.CASCADE, related_name="rebalance_plans")
+    trigger = models.CharField(max_length=10, choices=RebalanceTrigger.choices)
+    status = models.CharField(max_length=10, choices=RebalancePlanStatus.choices, default=RebalancePlanStatus.DRAFT)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=200)
+    applied_by = models.CharField(max_length=200, blank=True)
+    apply_started_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"])]
+        constraints = [
+            # The sweep builds one plan per published rule set, however many sweeps run at once.
+            models.UniqueConstraint(
+                fields=["rule_set"], condition=Q(trigger="PUBLISH"), name="one_publish_plan_per_rule_set"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"rebalancing plan #{self.pk} ({self.status.lower()})"
+
+
+class RebalanceMoveStatus(models.TextChoices):
+    PENDING = "PENDING"
+    APPLIED = "APPLIED"
+    SKIPPED = "SKIPPED"  # the record changed since the plan was made (see `skipped_reason`)
+
+
+class RebalanceMove(models.Model):
+    """One record a plan moves, from one rep to another. A plan moves a record at most once."""
+
+    plan = models.ForeignKey(RebalancePlan, on_delete=models.CASCADE, related_name="moves")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=16, choices=OwnerRole.choices)
+    ownership = models.ForeignKey(Ownership, on_delete=models.CASCADE, related_name="+")
+    from_rep = models.ForeignKey("territories.Rep", on_delete=models.PROTECT, related_name="+")
+    to_rep = models.ForeignKey("territories.Rep", on_delete=models.PROTECT, related_name="+")
+    territory_name = models.CharField(max_length=200)
+    why = models.CharField(max_length=500)
+    status = models.CharField(max_length=8, choices=RebalanceMoveStatus.choices, default=RebalanceMoveStatus.PENDING)
+    skipped_reason = models.CharField(max_length=300, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plan", "id"]
+        indexes = [models.Index(fields=["plan", "status", "id"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(account__isnull=False) & Q(lead__isnull=True))
+                | (Q(account__isnull=True) & Q(lead__isnull=False)),
+                name="rebalance_move_of_account_xor_lead",
+            ),
+            models.UniqueConstraint(
+                fields=["plan", "account"], condition=Q(account__isnull=False), name="rebalance_move_account_once"
+            ),
+            models.UniqueConstraint(
+                fields=["plan", "lead"], condition=Q(lead__isnull=False), name="rebalance_move_lead_once"
+            ),
+        ]
