@@ -58,3 +58,33 @@ def send_now(task: Task, *args: Any, **kwargs: Any) -> bool:
 
 def enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
     transaction.on_commit(lambda: send_now(task, *args, **kwargs))
+
+
+def run_sweep_task(task: Task, job: str, sweep: Callable[..., Any], **kwargs: Any) -> dict[str, int]:
+    """What every sweep task does: run the sweep recorded as a JobRun, re-queue itself while more is due.
+
+    `kwargs` (ids, a batch size) go to the sweep and to the re-queued task alike.
+    """
+    from functools import partial
+
+    from leadowner.jobs import run_recorded
+
+    run = run_recorded(job, partial(sweep, **kwargs))
+    if run.counts.get("more_due"):
+        send_now(task, **kwargs)
+    return dict(run.counts)
+
+
+@project_task()
+def send_notification_emails(notification_ids: list[int]) -> dict[str, int]:
+    """Email the notifications a committed change wrote (see leadowner.notifications)."""
+    from leadowner.notifications import send_notification_emails as send
+
+    return dict(send(notification_ids=notification_ids).counts)
+
+
+@project_task()
+def sweep_notification_emails() -> dict[str, int]:
+    from leadowner.notifications import sweep_notification_emails as sweep
+
+    return run_sweep_task(sweep_notification_emails, "notification_emails", sweep)

@@ -1,0 +1,202 @@
+"""Telling people: a Notification row in the caller's transaction, an email after commit.
+
+- `notify` writes one row per recipient inside the transaction of the change it
+  reports, so a rolled-back change notifies nobody, and asks for the emails only after
+  commit (`enqueue_on_commit`).
+- `send_notification_email` sends one row's email at most once at a time: it leases
+  the row with a conditional update (`emailed_at IS NULL AND lease free`), sends, and
+  records `emailed_at`, or the error and the attempt. It never raises: a broken mail
+  server cannot undo or block an ownership change, which committed long before.
+- `sweep_notification_emails` is the safety net: rows whose email was never sent (the
+  broker was down at commit, a worker died mid-send, the mail server failed) are sent
+  by the periodic sweep, at most `MAX_EMAIL_ATTEMPTS` times.
+
+Departed reps are not notified (they are gone, and their address may be too).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db.models import Q
+from django.utils import timezone
+
+from leadowner.jobs import SweepResult
+from leadowner.models import Notification
+from territories.models import PartnerUser, Rep, RepStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_EMAIL_ATTEMPTS = 3
+# A sender holds a row this long; a sender that died releases it by timing out.
+EMAIL_LEASE = timedelta(minutes=5)
+# The sweep leaves fresh rows to the on-commit task that was sent for them.
+SWEEP_GRACE = timedelta(minutes=2)
+SUBJECT_PREFIX = "[leadowner] "
+
+Recipient = Rep | PartnerUser
+
+
+def notify(
+    *,
+    recipients: Iterable[Recipient | None],
+    kind: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    account_id: int | None = None,
+    lead_id: int | None = None,
+) -> list[Notification]:
+    """One notification per distinct recipient (None and departed reps left out), emailed after commit."""
+    rows: list[Notification] = []
+    seen: set[tuple[str, int]] = set()
+    for recipient in recipients:
+        if recipient is None:
+            continue
+        if isinstance(recipient, Rep):
+            if recipient.status == RepStatus.DEPARTED:
+                continue
+            key = ("rep", recipient.pk)
+            fields: dict[str, object] = {"recipient_rep": recipient}
+        else:
+            key = ("partner_user", recipient.pk)
+            fields = {"recipient_partner_user": recipient}
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            Notification(
+                **fields,
+                kind=kind,
+                subject=subject[:200],
+                body=body,
+                account_id=account_id,
+                lead_id=lead_id,
+                created_at=now,
+            )
+        )
+    if not rows:
+        return []
+    created = Notification.objects.bulk_create(rows)
+    ids = [n.pk for n in created if n.pk is not None]
+    if len(ids) != len(created):  # a backend that does not return ids: the sweep sends them
+        return created
+    from leadowner.tasks import enqueue_on_commit, send_notification_emails
+
+    enqueue_on_commit(send_notification_emails, ids)
+    return created
+
+
+def _address(notification: Notification) -> str:
+    if notification.recipient_rep is not None:
+        return notification.recipient_rep.email
+    if notification.recipient_partner_user is not None:
+        return notification.recipient_partner_user.email
+    return ""
+
+
+def send_notification_email(*, notification_id: int, now: datetime | None = None) -> bool:
+    """Email one notification unless it was sent, is being sent, or ran out of attempts.
+
+    Returns whether this call sent it. Never raises for a failed send: the error and
+    the attempt are written on the row, and the sweep tries again later.
+    """
+    now = now or timezone.now()
+    leased = (
+        Notification.objects.filter(pk=notification_id, emailed_at__isnull=True, email_attempts__lt=MAX_EMAIL_ATTEMPTS)
+        .filter(Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lte=now - EMAIL_LEASE))
+        .update(email_claimed_at=now)
+    )
+    if leased == 0:
+        return False
+    notification = (
+        Notification.objects.select_related("recipient_rep", "recipient_partner_user").filter(pk=notification_id).get()
+    )
+    address = _address(notification)
+    try:
+        if not address:
+            raise ValueError("the recipient has no email address")
+        send_mail(
+            subject=f"{SUBJECT_PREFIX}{notification.subject}",
+            message=notification.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[address],
+            fail_silently=False,
+        )
+    except Exception as exc:  # any mail failure is data on the row, never an error for the change
+        logger.warning("notification %s: email to %s failed: %s", notification_id, address, exc)
+        Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(
+            email_error=f"{type(exc).__name__}: {exc}"[:2000],
+            email_attempts=notification.email_attempts + 1,
+        )
+        return False
+    Notification.objects.filter(pk=notification_id).update(
+        emailed_at=now,
+        email_error="",
+        email_attempts=notification.email_attempts + 1,
+    )
+    return True
+
+
+def send_notification_emails(*, notification_ids: Iterable[int], now: datetime | None = None) -> SweepResult:
+    result = SweepResult()
+    for notification_id in notification_ids:
+        if send_notification_email(notification_id=notification_id, now=now):
+            result.add("emailed")
+        else:
+            result.add("not_sent")
+    return result
+
+
+def sweep_notification_emails(*, now: datetime, batch_size: int = 200) -> SweepResult:
+    """Send the emails that were never sent: older than the grace period, attempts left, lease free."""
+    ids = list(
+        Notification.objects.filter(
+            emailed_at__isnull=True,
+            email_attempts__lt=MAX_EMAIL_ATTEMPTS,
+            created_at__lte=now - SWEEP_GRACE,
+        )
+        .filter(Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lte=now - EMAIL_LEASE))
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    result = SweepResult()
+    for notification_id in ids:
+        if send_notification_email(notification_id=notification_id, now=now):
+            result.add("emailed")
+        else:
+            result.add("failed")
+    result.more = len(ids) == batch_size and result.counts.get("emailed", 0) > 0
+    return result
+
+
+# --- reads for the console and the API ---------------------------------------------------------
+
+
+def notifications_for(
+    *, rep: Rep | None = None, partner_user: PartnerUser | None = None, unread_only: bool = False, limit: int = 100
+) -> list[Notification]:
+    """A rep's or a partner user's notifications, newest first."""
+    if (rep is None) == (partner_user is None):
+        raise ValueError("give exactly one of a rep or a partner user")
+    rows = (
+        Notification.objects.filter(recipient_rep=rep)
+        if rep
+        else Notification.objects.filter(recipient_partner_user=partner_user)
+    )
+    if unread_only:
+        rows = rows.filter(read_at__isnull=True)
+    return list(rows.order_by("-created_at", "-id")[:limit])
+
+
+def mark_read(
+    *, notification_id: int, rep: Rep | None = None, partner_user: PartnerUser | None = None, now: datetime
+) -> bool:
+    """The recipient read it (the first read time is kept). Returns whether this call marked it."""
+    rows = Notification.objects.filter(pk=notification_id, read_at__isnull=True)
+    rows = rows.filter(recipient_rep=rep) if rep is not None else rows.filter(recipient_partner_user=partner_user)
+    return rows.update(read_at=now) > 0
