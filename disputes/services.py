@@ -4,6 +4,13 @@ One unresolved dispute per record is a database rule (partial unique indexes); t
 deadline is `policy.dispute_sla_hours` business hours in the rule set's calendar.
 Resolution is a conditional update on the status, and the winner becomes the owner
 through the ownership service, with history naming the dispute.
+
+Escalation (the dispute-escalation sweep): an unresolved dispute past its deadline goes
+to the next active manager up from whoever has it (first the contested owner's manager,
+then that manager's manager, RevOps at the top: disputes.selectors.escalation_target),
+with a new deadline of another SLA in business hours, a DisputeEscalation row and
+notifications. The change is a conditional update on (status, deadline), so two sweeps
+at once escalate a dispute one level, once.
 """
 
 from __future__ import annotations
@@ -12,11 +19,14 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from disputes.models import Dispute, DisputeStatus
-from disputes.selectors import UNRESOLVED, can_resolve, open_dispute_on
+from disputes.models import Dispute, DisputeEscalation, DisputeStatus
+from disputes.selectors import UNRESOLVED, can_resolve, escalation_target, open_dispute_on, overdue_dispute_ids
 from leadowner.actors import Actor
 from leadowner.calendar import add_business_hours
 from leadowner.errors import ErrorCode, ServiceError
+from leadowner.jobs import SweepResult
+from leadowner.models import NotificationKind
+from leadowner.notifications import notify
 from routing.models import Account, DecisionStep, Lead, OwnerRole
 from routing.services.ownership import Record, current_owner, set_owner
 from territories.models import RepStatus
@@ -120,3 +130,72 @@ def resolve_dispute(*, dispute_id: int, winner_rep_id: int, resolution: str, act
             )
     dispute.refresh_from_db()
     return dispute
+
+
+def escalate_dispute(*, dispute_id: int, now: datetime) -> DisputeEscalation | None:
+    """Escalate one overdue dispute a level up; None when it is no longer overdue (resolved, escalated meanwhile)."""
+    dispute = (
+        Dispute.objects.select_related("claimant", "current_owner", "escalated_to", "account", "lead")
+        .filter(pk=dispute_id, status__in=UNRESOLVED, due_at__lte=now)
+        .first()
+    )
+    if dispute is None:
+        return None
+    holder = dispute.escalated_to or dispute.current_owner or dispute.claimant
+    target = escalation_target(holder)
+    rule_set = published_rule_set()
+    policy = policy_of(rule_set)
+    country = rule_set.calendar if rule_set else "US"
+    due_after = add_business_hours(now, policy.dispute_sla_hours, country=country)
+    with transaction.atomic():
+        updated = Dispute.objects.filter(pk=dispute.pk, status=dispute.status, due_at=dispute.due_at).update(
+            status=DisputeStatus.ESCALATED, escalated_to=target, escalated_at=now, due_at=due_after
+        )
+        if updated == 0:
+            return None
+        escalation = DisputeEscalation.objects.create(
+            dispute=dispute,
+            at=now,
+            from_rep=dispute.escalated_to,
+            to_rep=target,
+            due_before=dispute.due_at,
+            due_after=due_after,
+        )
+        record = Record(account=dispute.account, lead=dispute.lead)
+        again = target.pk == (dispute.escalated_to.pk if dispute.escalated_to else None)
+        headline = (
+            f"Dispute #{dispute.pk} on {record.label} is still overdue and stays with {target.name} (the top)"
+            if again
+            else f"Dispute #{dispute.pk} on {record.label} escalated to {target.name}"
+        )
+        owner = dispute.current_owner.name if dispute.current_owner else "nobody"
+        notify(
+            recipients=[target, dispute.claimant, dispute.current_owner],
+            kind=NotificationKind.ESCALATION,
+            subject=headline,
+            body=(
+                f"{dispute.claimant.name} contests {owner} as owner of {record.label}: {dispute.reason}\n"
+                f"It was due {dispute.due_at:%Y-%m-%d %H:%M} UTC and is unresolved. {target.name} decides it now; "
+                f"the new deadline is {due_after:%Y-%m-%d %H:%M} UTC ({policy.dispute_sla_hours} business hours, "
+                f"{country} calendar)."
+            ),
+            now=now,
+            account_id=dispute.account_id,
+            lead_id=dispute.lead_id,
+        )
+    return escalation
+
+
+def sweep_dispute_escalations(*, now: datetime, batch_size: int = 200) -> SweepResult:
+    """Escalate every overdue unresolved dispute one level (one bounded batch; `more` when another is due)."""
+    ids = overdue_dispute_ids(now=now, limit=batch_size)
+    result = SweepResult()
+    for dispute_id in ids:
+        try:
+            escalated = escalate_dispute(dispute_id=dispute_id, now=now)
+        except ServiceError as exc:  # nobody to escalate to: no active RevOps
+            result.errors.append(f"dispute #{dispute_id}: {exc.message}")
+            continue
+        result.add("escalated" if escalated is not None else "changed_meanwhile")
+    result.more = len(ids) == batch_size and result.counts.get("escalated", 0) > 0
+    return result
