@@ -14,9 +14,11 @@ through export and import is exact.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -227,6 +229,8 @@ def iter_csv(
 
 
 def _cell_problem(raw: str, *, numeric: bool, max_field: int, clean: bool) -> str | None:
+    if not raw:
+        return None
     if not clean:
         bad = _bad_bytes_message(raw)
         if bad:
@@ -236,10 +240,13 @@ def _cell_problem(raw: str, *, numeric: bool, max_field: int, clean: bool) -> st
     if "\x00" in raw:
         return "contains a NUL character"
     starts = NUMERIC_FORMULA_START if numeric else FORMULA_START
-    stripped = raw.strip()
-    for value in (raw, stripped):
-        if value and value[0] in starts and not (value[0] == "-" and numeric):
-            return f"starts with {value[0]!r}, which a spreadsheet would run as a formula"
+    first = raw[0]
+    if first in starts:
+        return f"starts with {first!r}, which a spreadsheet would run as a formula"
+    if first.isspace():  # " =1+1": some spreadsheets trim before they evaluate
+        stripped = raw.strip()
+        if stripped and stripped[0] in starts:
+            return f"starts with {stripped[0]!r}, which a spreadsheet would run as a formula"
     return None
 
 
@@ -278,6 +285,23 @@ def csv_text(*, columns: Sequence[str], rows: Iterable[Sequence[str]], numeric: 
     out = io.StringIO(newline="")
     write_csv(out, columns=columns, rows=rows, numeric=numeric)
     return out.getvalue()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a large import.
+
+    An import holds hundreds of thousands of small rows until it ends; the collector
+    would walk all of them again at every collection (about a third of the parse time
+    for 100,000 accounts). Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def split_list(value: str, sep: str = ";") -> list[str]:

@@ -276,14 +276,14 @@ def test_a_concurrent_owner_change_makes_the_import_fail_with_conflict(reps, now
     import_accounts(ACCOUNTS, now=now)
     from routing.services import imports
 
-    real = imports._current_owners
+    real = imports._existing_state
 
     def stale(ids):  # the owners read, then someone else ends one before the import writes
-        owners = real(ids)
+        state = real(ids)
         Ownership.objects.filter(rep=reps["ada"]).update(ended_at=now)
-        return owners
+        return state
 
-    monkeypatch.setattr(imports, "_current_owners", stale)
+    monkeypatch.setattr(imports, "_existing_state", stale)
     changed = ACCOUNTS.replace("ada@example.com,cy@example.com,,true", "eve@example.com,cy@example.com,,true")
     with pytest.raises(ServiceError) as caught:
         import_accounts(changed, now=now)
