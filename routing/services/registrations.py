@@ -39,6 +39,7 @@ from routing.models import (
 )
 from routing.normalize import country_code, host_of, is_free_mail, normalize_company, registered_domain
 from routing.services.ownership import Record, current_owner, end_owner, set_owner
+from routing.services.registration_notices import notify_registration_decision
 from territories.models import Partner
 from territories.selectors import policy_of, published_rule_set
 
@@ -282,11 +283,14 @@ def review_deal_registration(
             ErrorCode.INVALID_TRANSITION,
             f"registration #{registration.pk} is {registration.status}, only a PENDING one can be reviewed",
         )
-    if approve:
-        if registration.expires_at is not None and registration.expires_at <= now:
-            raise ServiceError(ErrorCode.EXPIRED, f"registration #{registration.pk} expired without progress")
-        return _approve(registration, reason=reason, actor=actor, now=now)
-    return _reject(registration, reason=reason, actor=actor, now=now)
+    if approve and registration.expires_at is not None and registration.expires_at <= now:
+        raise ServiceError(ErrorCode.EXPIRED, f"registration #{registration.pk} expired without progress")
+    with transaction.atomic():
+        decide = _approve if approve else _reject
+        decided = decide(registration, reason=reason, actor=actor, now=now)
+        # The partner is told in the decision's transaction; the email goes after commit.
+        notify_registration_decision(registration=decided, now=now)
+    return decided
 
 
 def renew_registrations_on_activity(*, account: Account, occurred_at: datetime, now: datetime) -> int:
