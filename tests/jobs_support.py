@@ -18,7 +18,9 @@ from tests.factories import (
 )
 
 
-def us_map(*reps: Rep, policy: dict | None = None, calendar: str = "US", **territory: object) -> tuple[RuleSet, Territory]:
+def us_map(
+    *reps: Rep, policy: dict | None = None, calendar: str = "US", **territory: object
+) -> tuple[RuleSet, Territory]:
     """A published rule set with one US territory whose members are `reps` (round robin)."""
     rule_set = RuleSetFactory(status="PUBLISHED", calendar=calendar, policy=policy or {})
     fields = {"name": "United States", "criteria": {"countries": ["US"]}, **territory}
@@ -52,5 +54,9 @@ def current_owner_of(*, lead: Lead | None = None, account=None, role: str = "SAL
 
 
 def history(*, lead: Lead | None = None, account=None) -> list[OwnershipChange]:
-    rows = OwnershipChange.objects.filter(lead=lead) if lead is not None else OwnershipChange.objects.filter(account=account)
+    rows = (
+        OwnershipChange.objects.filter(lead=lead)
+        if lead is not None
+        else OwnershipChange.objects.filter(account=account)
+    )
     return list(rows.select_related("from_rep", "to_rep").order_by("id"))

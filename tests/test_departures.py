@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,10 +26,8 @@ from routing.services.departures import (
 )
 from territories.models import Rep
 from tests.factories import (
-    AccountFactory,
     ManagerFactory,
     OpportunityFactory,
-    OwnershipFactory,
     RepFactory,
     RuleSetFactory,
     TerritoryFactory,
@@ -131,9 +130,8 @@ def test_a_departed_reps_api_tokens_stop_working():
 @pytest.mark.django_db
 def test_the_reassignment_is_sent_to_the_workers_only_when_the_departure_commits(django_capture_on_commit_callbacks):
     book = Book()
-    with mock.patch("leadowner.tasks.send_now") as send:
-        with django_capture_on_commit_callbacks(execute=True):
-            mark_rep_departed(rep_id=book.dan.pk, actor=Actor(rep=book.mona), now=FRIDAY_10)
+    with mock.patch("leadowner.tasks.send_now") as send, django_capture_on_commit_callbacks(execute=True):
+        mark_rep_departed(rep_id=book.dan.pk, actor=Actor(rep=book.mona), now=FRIDAY_10)
     sent = [c.args for c in send.call_args_list if c.args[0].name == "routing.tasks.reassign_departed_rep"]
     assert [args[1:] for args in sent] == [(book.dan.pk,)]
 
@@ -141,14 +139,14 @@ def test_the_reassignment_is_sent_to_the_workers_only_when_the_departure_commits
 @pytest.mark.django_db
 def test_a_rolled_back_departure_sends_nothing(django_capture_on_commit_callbacks):
     book = Book()
-    with mock.patch("leadowner.tasks.send_now") as send:
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            try:
-                with transaction.atomic():
-                    mark_rep_departed(rep_id=book.dan.pk, actor=Actor(rep=book.mona), now=FRIDAY_10)
-                    raise RuntimeError("the request failed after the service call")
-            except RuntimeError:
-                pass
+    with (
+        mock.patch("leadowner.tasks.send_now") as send,
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        contextlib.suppress(RuntimeError),
+        transaction.atomic(),
+    ):
+        mark_rep_departed(rep_id=book.dan.pk, actor=Actor(rep=book.mona), now=FRIDAY_10)
+        raise RuntimeError("the request failed after the service call")
     assert callbacks == []
     assert send.call_count == 0
     book.dan.refresh_from_db()

@@ -127,7 +127,7 @@ def test_a_resolved_dispute_never_escalates():
 
 @pytest.mark.django_db
 def test_running_the_escalation_sweep_twice_escalates_once():
-    dispute, people = dispute_between(FRIDAY_10)
+    dispute, _people = dispute_between(FRIDAY_10)
     assert sweep_dispute_escalations(now=TUESDAY_10).counts == {"escalated": 1}
     assert sweep_dispute_escalations(now=TUESDAY_10).counts == {}
     assert DisputeEscalation.objects.filter(dispute=dispute).count() == 1

@@ -35,7 +35,7 @@ def two_reps(**policy):
 @pytest.mark.django_db
 def test_a_new_lead_untouched_after_the_24_hour_sla_is_reassigned():
     ada, bo = two_reps()
-    lead, ownership = owned_lead(ada, MONDAY_9)
+    lead, _ownership = owned_lead(ada, MONDAY_9)
     assert sweep_first_touch_sla(now=MONDAY_9 + timedelta(hours=24) - timedelta(seconds=1)).counts == {}
     assert current_owner_of(lead=lead) == ada
     assert sweep_first_touch_sla(now=MONDAY_9 + timedelta(hours=24)).counts == {"reassigned": 1}
@@ -48,8 +48,8 @@ def test_a_new_lead_untouched_after_the_24_hour_sla_is_reassigned():
 
 @pytest.mark.django_db
 def test_the_first_touch_sla_counts_business_hours_so_a_friday_evening_lead_waits_past_the_weekend():
-    ada, bo = two_reps()
-    lead, _ = owned_lead(ada, FRIDAY_18)
+    ada, _bo = two_reps()
+    _lead, _ = owned_lead(ada, FRIDAY_18)
     monday_18 = FRIDAY_18 + timedelta(days=3)
     assert sweep_first_touch_sla(now=FRIDAY_18 + timedelta(hours=24)).counts == {}  # Saturday 18:00
     assert sweep_first_touch_sla(now=monday_18 - timedelta(seconds=1)).counts == {}
@@ -58,9 +58,9 @@ def test_the_first_touch_sla_counts_business_hours_so_a_friday_evening_lead_wait
 
 @pytest.mark.django_db
 def test_public_holidays_of_the_rule_sets_calendar_do_not_count_toward_the_first_touch_sla():
-    ada, bo = two_reps()
+    ada, _bo = two_reps()
     thursday = datetime(2025, 7, 3, 10, 0, tzinfo=UTC)  # Friday 4 July is a US holiday
-    lead, _ = owned_lead(ada, thursday)
+    _lead, _ = owned_lead(ada, thursday)
     monday = datetime(2025, 7, 7, 10, 0, tzinfo=UTC)
     assert sweep_first_touch_sla(now=monday - timedelta(seconds=1)).counts == {}
     assert sweep_first_touch_sla(now=monday).counts == {"reassigned": 1}
@@ -78,7 +78,7 @@ def test_a_call_email_or_meeting_by_the_owner_is_a_first_touch(kind):
 
 @pytest.mark.django_db
 def test_a_note_is_not_a_first_touch():
-    ada, bo = two_reps()
+    ada, _bo = two_reps()
     lead, _ = owned_lead(ada, MONDAY_9)
     touch(ada, lead, MONDAY_9 + timedelta(hours=1), kind="NOTE")
     assert sweep_first_touch_sla(now=MONDAY_9 + timedelta(hours=24)).counts == {"reassigned": 1}
@@ -87,7 +87,7 @@ def test_a_note_is_not_a_first_touch():
 @pytest.mark.django_db
 def test_a_lead_past_new_is_left_to_the_activity_window():
     ada, _ = two_reps()
-    lead, _ = owned_lead(ada, MONDAY_9, stage="CONTACTED")
+    _lead, _ = owned_lead(ada, MONDAY_9, stage="CONTACTED")
     assert sweep_first_touch_sla(now=MONDAY_9 + timedelta(days=3)).counts == {}
 
 
@@ -122,7 +122,7 @@ def test_a_missed_first_touch_notifies_the_owner_their_manager_and_the_new_owner
 
 @pytest.mark.django_db
 def test_running_the_first_touch_sweep_twice_reassigns_each_lead_once():
-    ada, bo = two_reps()
+    ada, _bo = two_reps()
     leads = [owned_lead(ada, MONDAY_9)[0] for _ in range(3)]
     late = MONDAY_9 + timedelta(hours=24)
     assert sweep_first_touch_sla(now=late).counts == {"reassigned": 3}
@@ -133,8 +133,8 @@ def test_running_the_first_touch_sweep_twice_reassigns_each_lead_once():
 @settings(max_examples=300, deadline=None)
 @given(
     now=st.datetimes(
-        min_value=datetime(2025, 1, 1),  # noqa: DTZ001 -- hypothesis wants naive bounds; made aware below
-        max_value=datetime(2026, 12, 31),  # noqa: DTZ001
+        min_value=datetime(2025, 1, 1),
+        max_value=datetime(2026, 12, 31),
     ),
     hours=st.sampled_from([0, 1, 4, 23, 24, 25, 48, 72]),
     offset_minutes=st.integers(min_value=-4000, max_value=4000),

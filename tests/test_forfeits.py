@@ -179,7 +179,7 @@ def test_won_lost_and_paused_leads_are_not_forfeited(stage):
 def test_the_activity_window_comes_from_the_published_rule_sets_policy():
     ada, bo = RepFactory(name="Ada"), RepFactory(name="Bo")
     us_map(ada, bo, policy={"activity_window_days": 7})
-    lead, _ = owned_lead(ada, T0)
+    _lead, _ = owned_lead(ada, T0)
     assert sweep_forfeits(now=T0 + timedelta(days=7) - timedelta(seconds=1)).counts == {}
     assert sweep_forfeits(now=T0 + timedelta(days=7)).counts == {"forfeited": 1}
 
