@@ -8,11 +8,14 @@ Order, first that finds something wins:
 2. ALIAS / NAME: the normalised company text equals an account's normalised alias or
    name. Both are exact, so they are one level: when they name different accounts the
    match is ambiguous. An alias hit is reported as ALIAS, as the issue orders them.
-3. FUZZY: candidates come from an index, never a scan (PostgreSQL: pg_trgm similarity
-   on names and aliases, LIMIT; SQLite: names starting with the query's words, LIMIT),
-   then each is compared by `compare_names`, which refuses any pair whose words do not
-   pair up one to one (`meta financial group` is not `meta platforms`) and scores the
-   rest with rapidfuzz against the caller's threshold.
+3. FUZZY: candidates are read from index ranges, never a scan: the names and aliases
+   that sort next to the query, next to it read backwards (a typo cannot spoil both
+   halves), or next to it reworded (swapped words); see _probes. Each is compared by
+   `compare_names`, which refuses any pair whose words do not pair up one to one
+   (`meta financial group` is not `meta platforms`) and scores the rest with rapidfuzz
+   against the caller's threshold. (A pg_trgm similarity search over a GIN trigram index
+   was measured first: p95 290 ms at a million accounts, see bench/bench_matching.py;
+   the sorted neighbours answer in a few milliseconds.)
 
 Two or more different accounts at the best level (or within TIE_MARGIN of the best
 fuzzy score) make the match ambiguous: nobody is picked, `ambiguous_ids` lists them.
@@ -29,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
@@ -42,14 +45,14 @@ from routing.selectors.accounts import ancestor_ids
 DEFAULT_THRESHOLD = 90
 # At most this many accounts are read for one exact name or alias (and listed when ambiguous).
 EXACT_LIMIT = 20
-# Candidates read from each index (names, aliases) before fuzzy scoring.
-FUZZY_CANDIDATES = 20
 # Fuzzy scores closer than this to the best count as equally good: that is ambiguous.
 TIE_MARGIN = 0.01
-# SQLite blocking: names starting with the first letters of the query's first word are
-# candidates too, this many letters and at most this many names.
-SQLITE_PREFIX = 3
-SQLITE_PREFIX_CANDIDATES = 200
+# Fuzzy candidates (see _probes): names read on each side of each probe in sorted order,
+# how many first characters they must share with the probe, and how much longer or
+# shorter than the query they may be.
+NEIGHBOURS = 30
+MIN_SHARED = 3
+LENGTH_SLACK = 4
 
 # Words that carry no identity: `Bank of America` is `Bank America`.
 _FILLER = frozenset({"and", "of", "the", "und", "et", "y", "de", "du", "des", "der", "la", "le"})
@@ -82,7 +85,7 @@ def _words_agree(a: str, b: str) -> bool:
     """
     if a == b:
         return True
-    if any(ch.isdigit() for ch in a + b):
+    if not (a + b).isalpha():  # a digit (normalised words are letters and digits only)
         return False
     shorter, longer = sorted((a, b), key=len)
     if len(shorter) >= 4 and longer in (shorter + "s", shorter + "es", shorter[:-1] + "ies"):
@@ -116,6 +119,19 @@ def _unpaired(left: list[str], right: list[str]) -> list[str]:
     return [w for w in left if not any(_words_agree(w, other) for other in right)]
 
 
+def name_similarity(query: str, candidate: str) -> float:
+    """How alike two normalised names read, 0..1, whatever their words (see compare_names).
+
+    The better of rapidfuzz's `ratio` on the whole names and `token_sort_ratio` on their
+    words (word order and filler words ignored); 1.0 for the same words spaced differently.
+    """
+    left, right = _words(query), _words(candidate)
+    if "".join(left) == "".join(right):
+        return 1.0
+    ratio = max(fuzz.ratio(query, candidate), fuzz.token_sort_ratio(" ".join(left), " ".join(right)))
+    return round(ratio / 100, 4)
+
+
 def compare_names(query: str, candidate: str) -> NameComparison:
     """Compare two normalised company names (see normalize_company).
 
@@ -123,16 +139,14 @@ def compare_names(query: str, candidate: str) -> NameComparison:
     (filler words such as `and`, `of` aside), so a name with a word more, a word less or
     a different word is refused whatever its score (`meta financial group` vs `meta
     platforms`, `hewlett packard enterprise` vs `hp`, `acme` vs `acme uk`). Names that
-    differ only by spacing (`hewlettpackard`) agree. The score is the better of rapidfuzz's
-    `ratio` on the whole names and `token_sort_ratio` on their words (word order and
-    filler words ignored), 0..1.
+    differ only by spacing (`hewlettpackard`) agree. The score is name_similarity.
     """
+    score = name_similarity(query, candidate)
     left, right = _words(query), _words(candidate)
-    ratio = max(fuzz.ratio(query, candidate), fuzz.token_sort_ratio(" ".join(left), " ".join(right))) / 100
     if "".join(left) == "".join(right):
-        return NameComparison(1.0, True, "the same words, spaced differently")
+        return NameComparison(score, True, "the same words, spaced differently")
     if _pair_up(left, right):
-        return NameComparison(round(ratio, 4), True, "every word pairs up")
+        return NameComparison(score, True, "every word pairs up")
     extra_left, extra_right = _unpaired(left, right), _unpaired(right, left)
     if extra_left or extra_right:
         parts = []
@@ -143,7 +157,7 @@ def compare_names(query: str, candidate: str) -> NameComparison:
         why = " and ".join(parts)
     else:
         why = "the names have different numbers of words"
-    return NameComparison(round(ratio, 4), False, why)
+    return NameComparison(score, False, why)
 
 
 # ---------------------------------------------------------------------------- hits
@@ -262,77 +276,104 @@ def _company_against_domain(
 # ---------------------------------------------------------------------------- company
 
 
-def _exact_hits(normalized: str) -> list[_Hit]:
-    aliases = AccountAlias.objects.filter(normalized_alias=normalized).order_by("account_id")
-    names = Account.objects.filter(normalized_name=normalized).order_by("pk")
-    hits = [
-        _Hit(account_id, "ALIAS", 1.0, alias, True)
-        for account_id, alias in aliases.values_list("account_id", "alias")[:EXACT_LIMIT]
-    ]
-    hits += [_Hit(pk, "NAME", 1.0, name, False) for pk, name in names.values_list("pk", "name")[:EXACT_LIMIT]]
-    return hits
-
-
-def _trigram_floor(threshold: float) -> float:
-    """The pg_trgm similarity a candidate needs to be read at all, for a fuzzy threshold.
-
-    Calibrated on random names with one or two typos, a transposition or swapped words:
-    every pair compare_names accepts at 0.90 has trigram similarity above 0.37, at 0.85
-    above 0.27, at 0.80 above 0.15. A higher floor is faster: GIN skips more of each
-    posting list.
-    """
-    return round(max(0.15, min(0.35, 0.35 - (0.9 - threshold) * 2)), 2)
-
-
-def _trigram_candidates(normalized: str, threshold: float) -> list[tuple[int, str, bool]]:
-    account = connection.ops.quote_name(Account._meta.db_table)
+def _exact_rows(*texts: str) -> list[tuple[int, str, str, bool]]:
+    """(account id, alias or name, its normalised form, is an alias) for each account whose
+    normalised alias or name is one of `texts`: one indexed statement."""
+    if not texts:
+        return []
     alias = connection.ops.quote_name(AccountAlias._meta.db_table)
-    sql = f"""
-        (SELECT id, normalized_name, false FROM {account}
-          WHERE normalized_name %% %s ORDER BY normalized_name <-> %s LIMIT %s)
-        UNION ALL
-        (SELECT account_id, normalized_alias, true FROM {alias}
-          WHERE normalized_alias %% %s ORDER BY normalized_alias <-> %s LIMIT %s)
-    """  # noqa: S608 -- only table names are formatted in
-    params: list[str | int] = [normalized, normalized, FUZZY_CANDIDATES] * 2
-    # SET LOCAL needs a transaction; inside a caller's transaction it lasts until that ends,
-    # which only changes what `%` means for this matcher.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(_trigram_floor(threshold))])
-        cursor.execute(sql, params)
-        return [(int(pk), str(text), bool(via_alias)) for pk, text, via_alias in cursor.fetchall()]
+    account = connection.ops.quote_name(Account._meta.db_table)
+    marks = ", ".join(["%s"] * len(texts))
+    sql = (
+        f"SELECT * FROM (SELECT account_id, alias, normalized_alias, 1 FROM {alias} "  # noqa: S608 -- names only
+        f"WHERE normalized_alias IN ({marks}) ORDER BY account_id LIMIT %s) AS aliases "
+        f"UNION ALL SELECT * FROM (SELECT id, name, normalized_name, 0 FROM {account} "
+        f"WHERE normalized_name IN ({marks}) ORDER BY id LIMIT %s) AS names"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*texts, EXACT_LIMIT, *texts, EXACT_LIMIT])
+        return [(int(pk), str(text), str(norm), bool(alias)) for pk, text, norm, alias in cursor.fetchall()]
+
+
+def _exact_hits(normalized: str) -> list[_Hit]:
+    return [
+        _Hit(pk, "ALIAS" if via_alias else "NAME", 1.0, text, via_alias)
+        for pk, text, _normalized, via_alias in _exact_rows(normalized)
+    ]
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """A place in sorted order to read neighbours from: the query, reversed or reworded."""
+
+    text: str
+    from_end: bool  # sorted by the reversed text (PostgreSQL's reverse() index)
+    tables: tuple[str, ...]  # which of "name", "alias" to probe
+
+
+def _probes(normalized: str, *, reversed_index: bool) -> list[_Probe]:
+    """Where names within an edit or two of the query sit in sorted order.
+
+    A typo in the second half of the query leaves the first half intact, so the name
+    sorts next to the query; a typo in the first half leaves the second half intact, so
+    the name sorts next to the query when both are read backwards (PostgreSQL only: an
+    index on reverse(name)). Swapped words keep their spelling: the query reworded to
+    start with each of its next words sorts next to the name.
+    """
+    probes = [_Probe(normalized, False, ("name", "alias"))]
+    if reversed_index:
+        probes.append(_Probe(normalized[::-1], True, ("name", "alias")))
+    words = list(dict.fromkeys(_words(normalized)))
+    for word in words[1:3]:
+        rest = [w for w in words if w != word]
+        probes.append(_Probe(" ".join([word, *rest]), False, ("name",)))
+    return probes
 
 
 def _successor(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def _prefix_candidates(normalized: str) -> list[tuple[int, str, bool]]:
-    """SQLite: names and aliases whose first word is one of the query's words, or that start
-    with the first letters of the query.
+_COLUMNS = {
+    "name": (Account, "id", "normalized_name", 0),
+    "alias": (AccountAlias, "account_id", "normalized_alias", 1),
+}
 
-    Each block is a range on the column's b-tree index with a LIMIT: a few index probes,
-    never a scan. A typo within the first SQLITE_PREFIX letters of every word is missed
-    here; PostgreSQL's trigram index finds it.
+
+def _neighbour_candidates(normalized: str) -> list[tuple[int, str, bool]]:
+    """Fuzzy candidates: the NEIGHBOURS names and aliases on each side of each probe.
+
+    Each read is an index range in index order with a LIMIT (PostgreSQL: the pattern
+    indexes, `~>=~` and `ORDER BY ... USING ~<~`, so the order is the bytes' order whatever
+    the database collation; SQLite: the b-tree in its binary order), kept to texts that
+    share the probe's first MIN_SHARED characters. One statement for all of them. Never a
+    scan. (Candidates much longer or shorter than the query are dropped afterwards: as a
+    condition in SQL it misled PostgreSQL's row estimates into sorting whole ranges.)
     """
-    words = list(dict.fromkeys(_words(normalized)))[:3]
-    # "w" <= name < "w!" holds for "w" and for names whose first word is w (" " < "!").
-    blocks = [(w, f"{w}!", FUZZY_CANDIDATES) for w in words]
-    prefix = normalized[:SQLITE_PREFIX]
-    blocks.append((prefix, _successor(prefix), SQLITE_PREFIX_CANDIDATES))
+    postgres = connection.vendor == "postgresql"
     parts: list[str] = []
     params: list[str | int] = []
-    for model, key, column, via_alias in (
-        (Account, "id", "normalized_name", 0),
-        (AccountAlias, "account_id", "normalized_alias", 1),
-    ):
-        table = connection.ops.quote_name(model._meta.db_table)
-        for low, high, limit in blocks:
-            parts.append(
-                f"SELECT * FROM (SELECT {key}, {column}, {via_alias} FROM {table} "  # noqa: S608 -- names only
-                f"WHERE {column} >= %s AND {column} < %s ORDER BY {column} LIMIT %s)"
-            )
-            params += [low, high, limit]
+    for probe in _probes(normalized, reversed_index=postgres):
+        shared = probe.text[:MIN_SHARED]
+        for table_key in probe.tables:
+            model, key, column, via_alias = _COLUMNS[table_key]
+            table = connection.ops.quote_name(model._meta.db_table)
+            head = f"SELECT {key}, {column}, {via_alias} FROM {table} WHERE"  # noqa: S608 -- names only
+            if postgres:
+                sort = f"reverse({column})" if probe.from_end else column
+                for compare, order in (("~>=~", "~<~"), ("~<~", "~>~")):
+                    parts.append(
+                        f"({head} {sort} {compare} %s AND {sort} LIKE %s ORDER BY {sort} USING {order} LIMIT %s)"
+                    )
+                    params += [probe.text, f"{shared}%", NEIGHBOURS]
+            else:
+                for compare, bound, order in ((">=", "<", "ASC"), ("<", ">=", "DESC")):
+                    edge = _successor(shared) if bound == "<" else shared
+                    parts.append(
+                        f"SELECT * FROM ({head} {column} {compare} %s AND {column} {bound} %s "  # noqa: S608
+                        f"ORDER BY {column} {order} LIMIT %s)"
+                    )
+                    params += [probe.text, edge, NEIGHBOURS]
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         rows = cursor.fetchall()
@@ -340,19 +381,27 @@ def _prefix_candidates(normalized: str) -> list[tuple[int, str, bool]]:
 
 
 def _fuzzy_hits(normalized: str, threshold: float) -> tuple[list[_Hit], tuple[str, NameComparison] | None]:
-    if connection.vendor == "postgresql":
-        candidates = _trigram_candidates(normalized, threshold)
-    else:
-        candidates = _prefix_candidates(normalized)
     hits: list[_Hit] = []
-    nearest_refused: tuple[str, NameComparison] | None = None
-    for account_id, text, via_alias in candidates:
-        comparison = compare_names(normalized, text)
-        if comparison.agrees and comparison.score >= threshold - 1e-9:
-            hits.append(_Hit(account_id, "FUZZY", comparison.score, text, via_alias))
-        elif nearest_refused is None or comparison.score > nearest_refused[1].score:
-            nearest_refused = (text, comparison)
-    return hits, nearest_refused
+    nearest_refused: tuple[str, float] | None = None
+    low, high = len(normalized) - LENGTH_SLACK, len(normalized) + LENGTH_SLACK
+    for account_id, text, via_alias in _neighbour_candidates(normalized):
+        if not low <= len(text) <= high:
+            continue
+        score = name_similarity(normalized, text)
+        # The cheap score first: the word-by-word guard only for names that reach the threshold.
+        if score >= threshold - 1e-9 and compare_names(normalized, text).agrees:
+            hits.append(_Hit(account_id, "FUZZY", score, text, via_alias))
+        elif nearest_refused is None or score > nearest_refused[1]:
+            nearest_refused = (text, score)
+    if hits:
+        # The neighbours are a window: accounts spelled exactly like a winner may sit outside
+        # it. Read them all, so that two accounts with the same name are seen as a tie.
+        best = max(h.score for h in hits)
+        tied = {h.text: h.score for h in hits if h.score >= best - TIE_MARGIN - 1e-9}
+        for pk, _text, normalized_text, via_alias in _exact_rows(*tied):
+            hits.append(_Hit(pk, "FUZZY", tied[normalized_text], normalized_text, via_alias))
+    refused = (nearest_refused[0], compare_names(normalized, nearest_refused[0])) if nearest_refused else None
+    return hits, refused
 
 
 def _match_company(company: str, normalized: str, threshold: float) -> MatchResult:
