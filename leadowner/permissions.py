@@ -9,9 +9,17 @@ The rules:
   owner contested). Deal registrations: those on accounts they own.
 - Partner users read only their partner's world: accounts their partner has a deal
   registration on (any status), their partner's registrations, and on those accounts
-  the owners and history that do not name another partner. No leads, reps roster,
-  territories or disputes. An account they may not read looks exactly like a missing one.
+  their partner's own ownership and the history rows naming their partner. Nothing of
+  the direct pipeline: no rep owners or rep history, no leads, reps roster, territories,
+  rule sets, disputes or simulations. An account they may not read looks exactly like a
+  missing one.
+- Rule sets (simulateRouting): managers and RevOps any version (drafts before they are
+  published); reps the published one only (a draft looks like a missing version).
 - Anonymous callers read nothing.
+
+The write rules (who may claim, transfer, resolve ...) live in the services, which
+raise FORBIDDEN; the API first narrows ids by these read rules, so an id the actor may
+not read answers NOT_FOUND exactly like a missing one.
 
 `visible_*` narrow a queryset; `can_*` answer for one record. Both take the actor, so
 every rule lives here once.
@@ -27,7 +35,7 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from disputes.models import Dispute
 from leadowner.actors import Actor
 from routing.models import Account, DealRegistration, Lead, OwnerRole, Ownership, OwnershipChange
-from territories.models import Rep, Territory
+from territories.models import Rep, RuleSet, RuleSetStatus, Territory
 
 M = TypeVar("M", bound=Model)
 
@@ -80,20 +88,23 @@ def can_see_partner(actor: Actor, partner_id: int | None) -> bool:
 
 
 def visible_owners(actor: Actor, ownerships: Iterable[Ownership]) -> list[Ownership]:
-    """Owners an actor may see: for a partner user, none that names another partner."""
+    """Owners an actor may see: a partner user only their own partner's ownership (no reps, no other partner)."""
     if not actor.is_authenticated:
         return []
-    return [o for o in ownerships if o.partner_id is None or can_see_partner(actor, o.partner_id)]
+    if actor.is_partner:
+        return [o for o in ownerships if o.partner_id is not None and o.partner_id == actor.partner_id]
+    return list(ownerships)
 
 
 def visible_history(actor: Actor, qs: QuerySet[OwnershipChange]) -> QuerySet[OwnershipChange]:
-    """History rows an actor may read: for a partner user, account rows not naming another partner."""
+    """History rows an actor may read: a partner user only account rows naming their partner (and no other)."""
     if not actor.is_authenticated:
         return _none(qs)
     if actor.is_partner:
         own = actor.partner_id
         return qs.filter(
             Q(account_id__isnull=False),
+            Q(from_partner_id=own) | Q(to_partner_id=own),
             Q(from_partner__isnull=True) | Q(from_partner_id=own),
             Q(to_partner__isnull=True) | Q(to_partner_id=own),
         )
@@ -141,6 +152,20 @@ def visible_territories(actor: Actor, qs: QuerySet[Territory]) -> QuerySet[Terri
 
 def can_view_territories(actor: Actor) -> bool:
     return actor.is_authenticated and not actor.is_partner
+
+
+def can_simulate(actor: Actor) -> bool:
+    """Simulations show reps and territories: the direct pipeline, not for partner users."""
+    return actor.is_authenticated and not actor.is_partner
+
+
+def visible_rule_sets(actor: Actor, qs: QuerySet[RuleSet]) -> QuerySet[RuleSet]:
+    """Managers and RevOps read every version (drafts to simulate); reps the published one."""
+    if not can_simulate(actor):
+        return _none(qs)
+    if actor.is_manager:
+        return qs
+    return qs.filter(status=RuleSetStatus.PUBLISHED)
 
 
 # Deal registrations and disputes --------------------------------------------------------

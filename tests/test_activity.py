@@ -140,7 +140,9 @@ def test_activity_on_an_account_renews_the_actors_claim_only(now):
         since=now - timedelta(days=25),
         expires_at=now + timedelta(days=5),
     )
-    log_activity(account_id=account.pk, kind="CALL", actor=Actor(rep=other), now=now)
+    with pytest.raises(ServiceError) as err:
+        log_activity(account_id=account.pk, kind="CALL", actor=Actor(rep=other), now=now)
+    assert (err.value.code, err.value.field) == (ErrorCode.FORBIDDEN, "accountId")
     claim.refresh_from_db()
     assert claim.expires_at == now + timedelta(days=5)
     log_activity(account_id=account.pk, kind="CALL", actor=Actor(rep=claimant), now=now)

@@ -43,6 +43,9 @@ def world(now):
         at=now - timedelta(days=1), account=ours, role="PARTNER", to_partner=b, reason="beta approved", actor="x"
     )
     OwnershipChange.objects.create(
+        at=now - timedelta(days=3), account=ours, role="PARTNER", from_partner=a, reason="alpha expired", actor="x"
+    )
+    OwnershipChange.objects.create(
         at=now, account=theirs, role="PARTNER", to_partner=b, reason="beta approved", actor="x"
     )
     token = token_for(partner_user=PartnerUserFactory(partner=a))
@@ -79,7 +82,8 @@ def test_partner_does_not_see_another_partner_among_owners(world):
             token=world["token"],
         )
     )
-    assert data["account"]["owners"] == [{"role": "SALES", "rep": {"name": "Direct Rep"}, "partner": None}]
+    # Neither the other partner nor the direct rep: partner users see nothing of the direct pipeline.
+    assert data["account"]["owners"] == []
 
 
 def test_partner_does_not_see_the_parent_of_their_account_when_it_is_not_theirs(world):
@@ -104,7 +108,7 @@ def test_partner_history_leaves_out_changes_naming_another_partner(world):
     )
     assert data["account"]["history"] == {
         "totalCount": 1,
-        "edges": [{"node": {"reason": "territory", "toPartner": None}}],
+        "edges": [{"node": {"reason": "alpha expired", "toPartner": None}}],
     }
 
 
@@ -115,7 +119,7 @@ def test_partner_history_in_a_list_leaves_out_changes_naming_another_partner(wor
         )
     )
     assert data["accounts"]["edges"] == [
-        {"node": {"history": {"totalCount": 1, "edges": [{"node": {"reason": "territory"}}]}}}
+        {"node": {"history": {"totalCount": 1, "edges": [{"node": {"reason": "alpha expired"}}]}}}
     ]
 
 
@@ -142,7 +146,7 @@ def test_owner_lookup_by_a_partner_on_their_account_hides_the_other_partner(worl
     data = assert_no_errors(gql(query, {"d": "ours.example"}, token=world["token"]))["ownerOf"]
     assert data["account"] == {"name": "Ours Ltd"}
     assert data["match"]["account"] == {"name": "Ours Ltd"}
-    assert data["owners"] == [{"role": "SALES", "rep": {"name": "Direct Rep"}, "partner": None}]
+    assert data["owners"] == []
 
 
 def test_partner_sees_only_their_partners_deal_registrations(world):

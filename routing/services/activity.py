@@ -19,7 +19,7 @@ from django.db.models import Q
 
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
-from routing.models import OPEN_LEAD_STAGES, Account, Activity, ActivityKind, Lead, LeadStage, OwnerRole
+from routing.models import OPEN_LEAD_STAGES, Account, Activity, ActivityKind, Lead, LeadStage, OwnerRole, Ownership
 from routing.selectors.team import actor_manages
 from routing.services.claims import renew_claim_on_activity
 from routing.services.ownership import Record, current_owner
@@ -67,6 +67,27 @@ def _may_work_lead(actor: Actor, lead: Lead) -> bool:
     return actor_manages(actor, owner)
 
 
+def _may_work_account(actor: Actor, account: Account, lead: Lead | None) -> bool:
+    """A rep owner of the account (any role) or their manager (RevOps always); the worker of a lead
+    of that account logging on both; any rep on an account no rep owns.
+
+    Account activity is engagement, and engagement routes the account's next leads (the
+    hierarchy's RECENT_ENGAGEMENT step): a note on someone else's account must not take them.
+    """
+    owners = [
+        o.rep
+        for o in Ownership.objects.select_related("rep").filter(account=account, ended_at__isnull=True)
+        if o.rep is not None
+    ]
+    if not owners or actor.is_revops:
+        return True
+    if actor.rep is not None and actor.rep.pk in {rep.pk for rep in owners}:
+        return True
+    if lead is not None and lead.account_id == account.pk and _owner_rep(lead) is not None:
+        return _may_work_lead(actor, lead)
+    return actor_manages(actor, *owners)
+
+
 def update_lead_stage(*, lead_id: int, stage: str, actor: Actor, now: datetime) -> Lead:
     """Move a lead to `stage` (see the module docstring). Only its owner or their manager."""
     lead = Lead.objects.filter(pk=lead_id).first()
@@ -105,7 +126,8 @@ def log_activity(
 ) -> Activity:
     """Record a call, email, meeting or note by the acting rep on a lead and/or an account.
 
-    On an owned lead only its owner (or their manager) may log. The lead's first touch
+    On an owned lead only its owner (or their manager) may log; on an account owned by
+    reps, one of them (or their manager), see `_may_work_account`. The lead's first touch
     and last activity move; account activity renews the actor's claim and the account's
     approved deal registration.
     """
@@ -135,6 +157,12 @@ def log_activity(
             raise ServiceError(ErrorCode.NOT_FOUND, f"no account #{account_id}", "accountId")
         if lead is not None and lead.account_id not in (None, account.pk):
             raise ServiceError(ErrorCode.INVALID, f"lead {lead.email} belongs to another account", "accountId")
+        if not _may_work_account(actor, account, lead):
+            raise ServiceError(
+                ErrorCode.FORBIDDEN,
+                f"only an owner of {account.name} or their manager can log activity on it",
+                "accountId",
+            )
     with transaction.atomic():
         activity = Activity.objects.create(
             rep=rep, lead=lead, account=account, kind=kind, occurred_at=when, note=note.strip()

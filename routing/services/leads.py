@@ -128,6 +128,8 @@ def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, R
     """
     if not actor.is_authenticated:
         raise ServiceError(ErrorCode.FORBIDDEN, "sign in to submit leads")
+    if actor.is_partner:
+        raise ServiceError(ErrorCode.FORBIDDEN, "partners register deals (registerDeal); they do not submit leads")
     clean = clean_lead(data)
     _check_received_at(clean, now)
     received_at = clean.received_at or now

@@ -13,6 +13,10 @@ from territories.models import Rep, RepStatus
 from territories.selectors import published_rule_set
 
 
+def _in_team(actor: Actor, rep: Rep) -> bool:
+    return (actor.rep is not None and actor.rep.pk == rep.pk) or actor_manages(actor, rep)
+
+
 def transfer_ownership(
     *,
     account: Account | None = None,
@@ -25,7 +29,8 @@ def transfer_ownership(
 ) -> Ownership:
     """Make `to_rep` the owner of the account or lead in `role`, ending the current owner, with history.
 
-    Managers may move records owned by, or going to, a rep of their team; RevOps anything.
+    Managers move records within their team (from one of its reps, or from nobody, to one
+    of its reps or themselves); RevOps anything.
     """
     if (account is None) == (lead is None):
         raise ServiceError(ErrorCode.INVALID, "give exactly one of an account or a lead")
@@ -46,10 +51,15 @@ def transfer_ownership(
     before = current_owner(record, role)
     if before is not None and before.rep_id == to_rep.pk:
         raise ServiceError(ErrorCode.INVALID, f"{to_rep.name} already owns {record.label}", "toRepId")
-    if not actor_manages(actor, before.rep if before else None, to_rep):
-        raise ServiceError(
-            ErrorCode.FORBIDDEN, f"neither the current owner nor {to_rep.name} is in your team", "toRepId"
-        )
+    if not actor.is_revops:
+        # A manager moves records within their team: from a rep of it (or from nobody) to a
+        # rep of it. Taking another team's record, handing one to another team, or moving a
+        # partner's is RevOps' call.
+        if before is not None and (before.rep is None or not _in_team(actor, before.rep)):
+            holder = before.rep.name if before.rep else before.partner.name if before.partner else "its owner"
+            raise ServiceError(ErrorCode.FORBIDDEN, f"{record.label} is owned by {holder}, not by your team")
+        if not _in_team(actor, to_rep):
+            raise ServiceError(ErrorCode.FORBIDDEN, f"{to_rep.name} is not in your team", "toRepId")
     rule_set = published_rule_set()
     return set_owner(
         record,
