@@ -1,4 +1,4 @@
-"""GraphQL type and query of the disputes app."""
+"""GraphQL type, query and mutations of the disputes app."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import strawberry
 import strawberry_django
 from strawberry import auto
 
+from disputes import services
 from disputes.models import Dispute
 from leadowner import permissions
 from leadowner.graphql.context import Info
 from leadowner.graphql.enums import DisputeStatus
-from leadowner.graphql.errors import UserError
+from leadowner.graphql.errors import UserError, payload_or_errors
+from leadowner.graphql.ids import optional_visible, parse_id, visible_or_not_found
 from leadowner.graphql.pagination import Connection, paginate
 from routing.graphql_types import AccountNode, LeadNode
+from routing.models import Account, Lead
 from territories.schema import RepNode
 
 
@@ -50,9 +53,6 @@ class DisputePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-DISPUTE_PAYLOAD_TYPES: tuple[type, ...] = (DisputeInput, DisputePayload)
-
-
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -72,3 +72,53 @@ class Query:
         if status is not None:
             qs = qs.filter(status=status)
         return paginate(qs, info, first=first, after=after)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "The acting rep contests the sales owner of an account or a lead (exactly one). It is due in"
+            " the policy's dispute SLA (business hours) and escalates when missed."
+        )
+    )
+    def open_dispute(self, info: Info, input: DisputeInput) -> DisputePayload:
+        ctx = info.context
+
+        def run() -> DisputePayload:
+            accounts = permissions.visible_accounts(ctx.actor, Account.objects.all())
+            leads = permissions.visible_leads(ctx.actor, Lead.objects.all())
+            account = optional_visible(accounts, input.account_id, noun="account", field="accountId")
+            lead = optional_visible(leads, input.lead_id, noun="lead", field="leadId")
+            dispute = services.open_dispute(
+                account=account, lead=lead, reason=input.reason, actor=ctx.actor, now=ctx.now
+            )
+            return DisputePayload(dispute=dispute)  # type: ignore[arg-type]
+
+        return payload_or_errors(DisputePayload, run)
+
+    @strawberry.mutation(
+        description=(
+            "A manager of the claimant or of the contested owner (or whoever it escalated to, or RevOps) names"
+            " the winner, one of the two; the winner becomes the owner."
+        )
+    )
+    def resolve_dispute(
+        self, info: Info, id: strawberry.ID, winner_rep_id: strawberry.ID, resolution: str
+    ) -> DisputePayload:
+        ctx = info.context
+
+        def run() -> DisputePayload:
+            visible = permissions.visible_disputes(ctx.actor, Dispute.objects.all())
+            found = visible_or_not_found(visible, id, noun="dispute", field="id")
+            dispute = services.resolve_dispute(
+                dispute_id=found.pk,
+                # A malformed id names no party: the service answers INVALID on winnerRepId.
+                winner_rep_id=parse_id(winner_rep_id) or 0,
+                resolution=resolution,
+                actor=ctx.actor,
+                now=ctx.now,
+            )
+            return DisputePayload(dispute=dispute)  # type: ignore[arg-type]
+
+        return payload_or_errors(DisputePayload, run)

@@ -1,6 +1,6 @@
-"""The root GraphQL schema: each app's Query merged, one set of extensions.
+"""The root GraphQL schema: each app's Query and Mutation merged, one set of extensions.
 
-Apps own their types and queries (territories/schema.py, routing/schema.py,
+Apps own their types, queries and mutations (territories/schema.py, routing/schema.py,
 disputes/schema.py); this module only assembles them. `python manage.py export_schema`
 prints the result, kept as schema.graphql at the repository root.
 """
@@ -14,13 +14,11 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
-from disputes.schema import DISPUTE_PAYLOAD_TYPES
+from disputes.schema import Mutation as DisputesMutation
 from disputes.schema import Query as DisputesQuery
-from leadowner.graphql.errors import UserError
 from leadowner.graphql.extensions import AuthenticationExtension, mask_unexpected_errors
-from routing.graphql_types import ROUTING_PAYLOAD_TYPES
+from routing.schema import Mutation as RoutingMutation
 from routing.schema import Query as RoutingQuery
-from territories.schema import DeparturePayload
 from territories.schema import Query as TerritoriesQuery
 
 
@@ -40,11 +38,11 @@ class Schema(strawberry.Schema):
 
 
 Query = merge_types("Query", (HealthQuery, TerritoriesQuery, RoutingQuery, DisputesQuery))
+Mutation = merge_types("Mutation", (RoutingMutation, DisputesMutation))
 
 schema = Schema(
     query=Query,
-    # Payload and input types of the mutations to come: part of the contract already.
-    types=[UserError, DeparturePayload, *ROUTING_PAYLOAD_TYPES, *DISPUTE_PAYLOAD_TYPES],
+    mutation=Mutation,
     extensions=[
         AuthenticationExtension,
         # `only()` is off: a custom resolver reading a column the optimizer did not

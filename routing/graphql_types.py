@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import TypeVar
 
 import strawberry
@@ -41,6 +42,8 @@ from routing.models import (
     OwnershipChange,
 )
 from routing.models import OwnerRole as OwnerRoleChoices
+from routing.services.leads import LeadData
+from routing.services.registrations import DealRegistrationData
 from territories.schema import PartnerNode, RepNode, TerritoryNode
 
 M = TypeVar("M", bound=Model)
@@ -273,11 +276,10 @@ def decision_of(lead: Lead) -> routing_decision.RoutingDecision | None:
     return routing_decision.RoutingDecision.from_json(lead.decision) if lead.decision else None
 
 
-def announce_lead_references(leads: list[Lead], info: Info) -> None:
-    """Tell the loaders which reps, partners, territories and accounts a page of decisions names."""
+def announce_decisions(decisions: list[routing_decision.RoutingDecision | None], info: Info) -> None:
+    """Tell the loaders which reps, partners, territories and accounts these decisions name."""
     loaders = info.context.loaders
-    for lead in leads:
-        decision = decision_of(lead)
+    for decision in decisions:
         if decision is None:
             continue
         loaders.accounts.want([decision.match.account_id])
@@ -285,6 +287,11 @@ def announce_lead_references(leads: list[Lead], info: Info) -> None:
         if decision.owner is not None:
             loaders.reps.want([decision.owner.rep_id])
             loaders.partners.want([decision.owner.partner_id])
+
+
+def announce_lead_references(leads: list[Lead], info: Info) -> None:
+    """Tell the loaders which reps, partners, territories and accounts a page of leads' decisions names."""
+    announce_decisions([decision_of(lead) for lead in leads], info)
 
 
 @strawberry_django.type(Lead, name="Lead", description="A person or inquiry.")
@@ -375,7 +382,7 @@ class DealRegistrationNode:
         return _blank_to_none(root.reason)
 
 
-# Inputs and payloads of the routing mutations (wired by the workflow task) -------------
+# Inputs and payloads of the routing mutations ---------------------------------------------
 
 
 @strawberry.input
@@ -399,6 +406,24 @@ class LeadInput:
         default=None, description="Defaults to now; set when importing past leads"
     )
 
+    def to_data(self) -> LeadData:
+        return LeadData(
+            email=self.email,
+            name=self.name,
+            title=self.title,
+            company=self.company,
+            country=self.country,
+            subdivision=self.subdivision,
+            city=self.city,
+            postal_code=self.postal_code,
+            industry=self.industry,
+            employees=self.employees,
+            source=self.source.value if self.source is not None else LeadSource.INBOUND.value,
+            product_interest=self.product_interest,
+            requested_rep_email=self.requested_rep_email,
+            received_at=self.received_at,
+        )
+
 
 @strawberry.input
 class ActivityInput:
@@ -416,6 +441,16 @@ class DealRegistrationInput:
     country: str | None = None
     estimated_value: float | None = None
     note: str | None = None
+
+    def to_data(self) -> DealRegistrationData:
+        return DealRegistrationData(
+            company=self.company,
+            domain=self.domain or "",
+            country=self.country or "",
+            # Through str: the float a client sent, not its binary expansion (0.1, not 0.1000000000000000055...).
+            estimated_value=Decimal(str(self.estimated_value)) if self.estimated_value is not None else None,
+            note=self.note or "",
+        )
 
 
 @strawberry.type
@@ -458,20 +493,7 @@ class LeadStagePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-ROUTING_PAYLOAD_TYPES: tuple[type, ...] = (
-    LeadInput,
-    ActivityInput,
-    DealRegistrationInput,
-    SubmitLeadPayload,
-    ClaimAccountPayload,
-    DealRegistrationPayload,
-    LogActivityPayload,
-    TransferPayload,
-    LeadStagePayload,
-)
-
 __all__ = [
-    "ROUTING_PAYLOAD_TYPES",
     "AccountNode",
     "DealRegistrationNode",
     "LeadNode",
@@ -480,6 +502,7 @@ __all__ = [
     "OwnershipChangeNode",
     "OwnershipLookupNode",
     "RoutingDecisionNode",
+    "announce_decisions",
     "announce_lead_references",
     "decision_of",
     "owner_sort_key",

@@ -45,3 +45,15 @@ def assert_no_errors(body: dict[str, Any]) -> dict[str, Any]:
     assert not body.get("errors"), body.get("errors")
     data: dict[str, Any] = body["data"]
     return data
+
+
+def payload_of(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """The payload of mutation `name`, asserting the request itself raised no GraphQL error."""
+    data = assert_no_errors(body)
+    result: dict[str, Any] = data[name]
+    return result
+
+
+def user_error_codes(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """A payload's UserErrors as (code, field) pairs."""
+    return [(e["code"], e["field"]) for e in payload["errors"]]
