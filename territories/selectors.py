@@ -128,9 +128,9 @@ def _criteria_for_export(criteria: dict[str, Any]) -> dict[str, Any]:
         if not value:
             continue
         if isinstance(value, dict):
-            out[key] = _FlowMap((k, value[k]) for k in RANGE_KEYS if value.get(k) is not None)
+            out[key] = {k: value[k] for k in RANGE_KEYS if value.get(k) is not None}
         else:
-            out[key] = _Flow(value)
+            out[key] = list(value)
     return out
 
 
@@ -148,25 +148,47 @@ def rule_set_document(rule_set: RuleSet) -> dict[str, Any]:
         item["priority"] = territory.priority
         item["distribution"] = territory.distribution.lower()
         members = sorted(territory.memberships.all(), key=lambda m: (m.position, m.pk))
-        if all(m.weight == 1 for m in members):
-            item["members"] = _Flow(m.rep.email for m in members)
-        else:
-            item["members"] = [
-                m.rep.email if m.weight == 1 else _FlowMap(email=m.rep.email, weight=m.weight) for m in members
-            ]
+        item["members"] = [
+            m.rep.email if m.weight == 1 else {"email": m.rep.email, "weight": m.weight} for m in members
+        ]
         item["match"] = _criteria_for_export(territory.criteria or {})
         territories.append(item)
     doc["territories"] = territories
     return doc
 
 
-def export_rule_set(rule_set: RuleSet) -> str:
-    """territories.yaml of a rule set, canonical: product.md key order, empty criteria left out."""
+def _styled(doc: dict[str, Any]) -> dict[str, Any]:
+    """Mark what is written inline: members (when all plain emails), criteria lists and ranges."""
+    out = dict(doc)
+    territories = []
+    for territory in doc.get("territories", []):
+        item = dict(territory)
+        members = item.get("members", [])
+        if all(isinstance(m, str) for m in members):
+            item["members"] = _Flow(members)
+        else:
+            item["members"] = [_FlowMap(m) if isinstance(m, dict) else m for m in members]
+        item["match"] = {
+            key: _FlowMap(value) if isinstance(value, dict) else _Flow(value)
+            for key, value in (item.get("match") or {}).items()
+        }
+        territories.append(item)
+    out["territories"] = territories
+    return out
+
+
+def dump_territories_yaml(doc: dict[str, Any]) -> str:
+    """territories.yaml text of a document shaped like `rule_set_document`'s, canonically styled."""
     return yaml.dump(
-        rule_set_document(rule_set),
+        _styled(doc),
         Dumper=_Dumper,
         sort_keys=False,
         default_flow_style=False,
         allow_unicode=True,
         width=4096,
     )
+
+
+def export_rule_set(rule_set: RuleSet) -> str:
+    """territories.yaml of a rule set, canonical: product.md key order, empty criteria left out."""
+    return dump_territories_yaml(rule_set_document(rule_set))

@@ -6,6 +6,7 @@ printing every bad row as `line N: column: reason`, and writing to stdout or --o
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -107,10 +108,19 @@ class _Unstyled:
 
 
 def write_output(command: BaseCommand, options: dict[str, Any], write: Callable[[TextIO], Any]) -> Any:
-    """Call `write(stream)` with the --output file (UTF-8, `\\n` line endings) or stdout."""
+    """Call `write(stream)` with the --output file (UTF-8, `\\n` line endings) or stdout.
+
+    Returns what `write` returned, or None when stdout was closed early.
+    """
     target = options.get("output")
     if not target:
-        return write(cast(TextIO, _Unstyled(command.stdout)))
+        try:
+            return write(cast(TextIO, _Unstyled(command.stdout)))
+        except BrokenPipeError:
+            # The reader went away (`export_accounts | head`): not an error. Point stdout
+            # at /dev/null so the interpreter's final flush does not complain either.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return None
     try:
         with open(target, "w", encoding="utf-8", newline="") as out:
             return write(out)

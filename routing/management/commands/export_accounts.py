@@ -17,8 +17,8 @@ class Command(BaseCommand):
         add_output_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report: ExportReport = write_output(self, options, write_accounts)
-        if report.skipped:
+        report: ExportReport | None = write_output(self, options, write_accounts)
+        if report is not None and report.skipped:
             self.stderr.write(
                 f"{report.skipped} account(s) without a domain were left out: the format keys accounts by domain"
             )

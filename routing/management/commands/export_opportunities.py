@@ -17,6 +17,6 @@ class Command(BaseCommand):
         add_output_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report: ExportReport = write_output(self, options, write_opportunities)
-        if report.skipped:
+        report: ExportReport | None = write_output(self, options, write_opportunities)
+        if report is not None and report.skipped:
             self.stderr.write(f"{report.skipped} opportunity(ies) of accounts without a domain were left out")
