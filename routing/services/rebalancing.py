@@ -6,7 +6,7 @@ demand by a manager. For each current SALES owner (a rep) it decides:
 
 - **stays** when the account is protected: it has an OPEN opportunity (protected until
   the deal closes), it is a named account, it is under a claim (claims are their own
-  rule), or it was engaged (any activity on it or its leads) within
+  rule) or an unresolved dispute (a manager is deciding), or it was engaged (any activity on it or its leads) within
   `policy.rebalance_idle_days`; a lead stays when its account is protected, when its
   owner worked it within the idle window, or when routing did not give it by territory;
 - **stays** when its territory under the rule set (same hard criteria as routing) is
@@ -39,6 +39,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
+from disputes.models import Dispute, DisputeStatus
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
 from leadowner.jobs import SweepResult
@@ -155,8 +156,17 @@ class _Planning:
         return move
 
 
+def _disputed() -> tuple[set[int], set[int]]:
+    """Accounts and leads under an unresolved dispute: a manager is deciding their owner."""
+    rows = Dispute.objects.exclude(status=DisputeStatus.RESOLVED).values_list("account_id", "lead_id")
+    accounts = {a for a, _ in rows if a is not None}
+    leads = {lead for _, lead in rows if lead is not None}
+    return accounts, leads
+
+
 def _plan_accounts(p: _Planning, idle_since: datetime) -> None:
     protected = _protected_account_ids()
+    disputed, _ = _disputed()
     engaged = _engaged_account_ids(idle_since)
     rows = (
         Ownership.objects.select_related("account", "rep")
@@ -174,6 +184,8 @@ def _plan_accounts(p: _Planning, idle_since: datetime) -> None:
             p.stayed["named_account"] += 1
         elif account.pk in protected:
             p.stayed["open_opportunity"] += 1
+        elif account.pk in disputed:
+            p.stayed["under_dispute"] += 1
         elif account.pk in engaged:
             p.stayed["engaged"] += 1
         else:
@@ -187,6 +199,7 @@ def _plan_accounts(p: _Planning, idle_since: datetime) -> None:
 
 def _plan_leads(p: _Planning, idle_since: datetime) -> None:
     protected = _protected_account_ids()
+    _, disputed = _disputed()
     worked = Activity.objects.filter(
         lead_id=OuterRef("lead_id"), rep_id=OuterRef("rep_id"), kind__in=MEANINGFUL_KINDS, occurred_at__gt=idle_since
     )
@@ -211,6 +224,8 @@ def _plan_leads(p: _Planning, idle_since: datetime) -> None:
             p.stayed["not_routed_by_territory"] += 1
         elif lead.account_id is not None and lead.account_id in protected:
             p.stayed["open_opportunity"] += 1
+        elif lead.pk in disputed:
+            p.stayed["under_dispute"] += 1
         elif ownership.worked:  # type: ignore[attr-defined]
             p.stayed["engaged"] += 1
         else:
