@@ -1082,3 +1082,316 @@ def publish_rule_set(*, version: int, actor: str, now: datetime) -> RuleSet:
         raise ServiceError(ErrorCode.CONFLICT, "another rule set was published meanwhile; try again") from None
     draft.refresh_from_db()
     return draft
+
+
+# --- drafts: copy a version, edit its territories and its policy (the console) ------------------
+# Imported here, not at the top, so this section stays an addition at the end of the module.
+from collections.abc import Mapping, Sequence  # noqa: E402
+
+from leadowner.actors import Actor  # noqa: E402
+from leadowner.errors import ServiceErrors  # noqa: E402
+from territories.models import RuleSetStatus as _Status  # noqa: E402
+
+MAX_WEIGHT = 1000
+
+
+class _Unchanged:
+    """The default of an optional change that may also be set to None (a territory's parent)."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Any = _Unchanged()
+
+
+def _require_rule_editor(actor: Actor) -> None:
+    if not actor.is_manager:
+        raise ServiceError(ErrorCode.FORBIDDEN, "only managers and RevOps edit territories and rules")
+
+
+def _locked_draft(rule_set_id: int, version: int) -> RuleSet:
+    """The rule set, locked; only a draft may change (the lock is the one publish_rule_set takes)."""
+    rule_set = RuleSet.objects.select_for_update().filter(pk=rule_set_id).first()
+    if rule_set is None:
+        raise ServiceError(ErrorCode.NOT_FOUND, f"there is no rule set v{version}", "version")
+    if rule_set.status != _Status.DRAFT:
+        raise ServiceError(
+            ErrorCode.INVALID_TRANSITION,
+            f"v{rule_set.version} is {rule_set.status.lower()} and cannot change; make a new draft from it",
+            "version",
+        )
+    return rule_set
+
+
+def _refresh_source(rule_set: RuleSet) -> None:
+    """Keep the draft's territories.yaml in step with its rows, so validation's line numbers
+    point into the file "download yaml" gives."""
+    RuleSet.objects.filter(pk=rule_set.pk).update(source=export_rule_set(rule_set))
+
+
+def create_draft_from(*, version: int, actor: Actor, now: datetime) -> RuleSet:
+    """A new DRAFT (the next version) copying rule set `version`: calendar, policy, territories, members.
+
+    Any version can be copied: the published one to change it, an archived one to roll back.
+    """
+    _require_rule_editor(actor)
+    source = RuleSet.objects.filter(version=version).first()
+    if source is None:
+        raise ServiceError(ErrorCode.NOT_FOUND, f"there is no rule set v{version}", "version")
+    originals = territories_of(source)
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                draft = RuleSet.objects.create(
+                    version=_next_version(),
+                    status=_Status.DRAFT,
+                    calendar=source.calendar,
+                    policy=dict(source.policy or {}),
+                    note=f"draft from v{source.version}"[:500],
+                    source=source.source,
+                    created_by=actor.label[:200],
+                )
+                copies = {
+                    t.pk: Territory.objects.create(
+                        rule_set=draft,
+                        name=t.name,
+                        priority=t.priority,
+                        distribution=t.distribution,
+                        criteria=dict(t.criteria or {}),
+                        position=t.position,
+                    )
+                    for t in originals
+                }
+                with_parent = []
+                for t in originals:
+                    if t.parent_id is not None and t.parent_id in copies:
+                        copies[t.pk].parent = copies[t.parent_id]
+                        with_parent.append(copies[t.pk])
+                Territory.objects.bulk_update(with_parent, ["parent"])
+                TerritoryMember.objects.bulk_create(
+                    TerritoryMember(territory=copies[t.pk], rep_id=m.rep_id, weight=m.weight, position=m.position)
+                    for t in originals
+                    for m in t.memberships.all()
+                )
+                _refresh_source(draft)
+            break
+        except IntegrityError:
+            continue  # another draft or import took the version number; take the next one
+    else:
+        raise ServiceError(ErrorCode.CONFLICT, "could not allocate a rule-set version; try again")
+    draft.refresh_from_db()
+    return draft
+
+
+def _apply_criteria(
+    criteria: dict[str, Any],
+    add: Mapping[str, Sequence[str]],
+    remove: Mapping[str, Sequence[str]],
+    ranges: Mapping[str, Mapping[str, Any] | None],
+    errors: list[ServiceError],
+) -> dict[str, Any]:
+    out = {k: (list(v) if isinstance(v, list) else v) for k, v in criteria.items()}
+    for key, values in remove.items():
+        if key not in LIST_KEYS:
+            errors.append(ServiceError(ErrorCode.INVALID, f"{key!r} is not a list criterion", key))
+            continue
+        current = list(out.get(key) or [])
+        for value in values:
+            folded = [str(v).casefold() for v in current]
+            if str(value).strip().casefold() not in folded:
+                errors.append(ServiceError(ErrorCode.NOT_FOUND, f"{value!r} is not in {key.replace('_', ' ')}", key))
+                continue
+            del current[folded.index(str(value).strip().casefold())]
+        if current:
+            out[key] = current
+        else:
+            out.pop(key, None)
+    for key in LIST_KEYS:  # countries first: new subdivisions are checked against them
+        if key not in add:
+            continue
+        current = list(out.get(key) or [])
+        for value in add[key]:
+            normal, reason = _criteria_item(key, value, list(out.get("countries") or []))
+            if reason:
+                errors.append(ServiceError(ErrorCode.INVALID, reason, key))
+            elif normal in current:
+                errors.append(ServiceError(ErrorCode.CONFLICT, f"{normal} is already there", key))
+            else:
+                current.append(normal)
+        if current:
+            out[key] = current
+    for key in add:
+        if key not in LIST_KEYS:
+            errors.append(ServiceError(ErrorCode.INVALID, f"{key!r} is not a list criterion", key))
+    for key, bounds in ranges.items():
+        if key not in ("employees", "annual_revenue"):
+            errors.append(ServiceError(ErrorCode.INVALID, f"{key!r} is not a range criterion", key))
+            continue
+        if bounds is None or all(bounds.get(k) is None for k in RANGE_KEYS):
+            out.pop(key, None)
+            continue
+        rng, problems = _range_problems(dict(bounds))
+        for sub, reason in problems:
+            errors.append(ServiceError(ErrorCode.INVALID, reason, f"{key}.{sub}" if sub else key))
+        if rng:
+            out[key] = rng
+    if not errors:
+        # The whole result must hold together (a subdivision outside every country never matches).
+        for key, reason in _stored_criteria_problems(out):
+            errors.append(ServiceError(ErrorCode.INVALID, reason, key.split(".")[0]))
+    return out
+
+
+def _check_weight(weight: Any, errors: list[ServiceError], fld: str = "weight") -> bool:
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= MAX_WEIGHT:
+        errors.append(ServiceError(ErrorCode.INVALID, f"weight must be a whole number from 1 to {MAX_WEIGHT}", fld))
+        return False
+    return True
+
+
+def _parent_problem(territory: Territory, parent_id: int | None) -> str | None:
+    if parent_id is None:
+        return None
+    if parent_id == territory.pk:
+        return "a territory cannot be its own parent"
+    parents = dict(Territory.objects.filter(rule_set_id=territory.rule_set_id).values_list("pk", "parent_id"))
+    if parent_id not in parents:
+        return "the parent must be a territory of the same rule set"
+    seen = {territory.pk}
+    node: int | None = parent_id
+    while node is not None:
+        if node in seen:
+            return "that parent is below this territory: the parents would loop"
+        seen.add(node)
+        node = parents.get(node)
+    return None
+
+
+def update_territory(
+    *,
+    territory_id: int,
+    actor: Actor,
+    now: datetime,
+    add_criteria: Mapping[str, Sequence[str]] | None = None,
+    remove_criteria: Mapping[str, Sequence[str]] | None = None,
+    ranges: Mapping[str, Mapping[str, Any] | None] | None = None,
+    add_members: Sequence[tuple[int, int]] | None = None,
+    remove_members: Sequence[int] | None = None,
+    weights: Mapping[int, int] | None = None,
+    distribution: str | None = None,
+    priority: int | None = None,
+    parent_id: Any = UNCHANGED,
+) -> Territory:
+    """Change a territory of a DRAFT rule set; a published or archived one is immutable.
+
+    `add_criteria` / `remove_criteria`: values of the list criteria (countries, subdivisions,
+    cities, postal_prefixes, industries), normalised as the import does (ISO codes);
+    `ranges`: employees / annual_revenue as {min, max}, None to drop; `add_members`:
+    (rep id, weight); `remove_members`: rep ids; `weights`: rep id -> new weight;
+    `parent_id`: another territory of the same rule set, or None for top level.
+    Every problem is reported at once (ServiceErrors, each naming its field); nothing is
+    written unless all changes hold. The rule set row is locked, as publishing locks it,
+    so an edit and a publish never interleave.
+    """
+    _require_rule_editor(actor)
+    found = Territory.objects.filter(pk=territory_id).values_list("rule_set_id", "rule_set__version").first()
+    if found is None:
+        raise ServiceError(ErrorCode.NOT_FOUND, f"there is no territory #{territory_id}", "territory")
+    with transaction.atomic():
+        rule_set = _locked_draft(found[0], found[1])
+        territory = Territory.objects.select_for_update().get(pk=territory_id)
+        errors: list[ServiceError] = []
+        criteria = _apply_criteria(
+            dict(territory.criteria or {}), add_criteria or {}, remove_criteria or {}, ranges or {}, errors
+        )
+        if distribution is not None:
+            key = distribution.strip().upper()
+            if key not in DistributionMethod.values:
+                choices = ", ".join(m.lower() for m in DistributionMethod.values)
+                errors.append(ServiceError(ErrorCode.INVALID, f"choose one of {choices}", "distribution"))
+            else:
+                territory.distribution = key
+        if priority is not None:
+            if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > MAX_INT:
+                errors.append(ServiceError(ErrorCode.INVALID, "priority must be a whole number", "priority"))
+            else:
+                territory.priority = priority
+        if parent_id is not UNCHANGED:
+            reason = _parent_problem(territory, parent_id)
+            if reason:
+                errors.append(ServiceError(ErrorCode.INVALID, reason, "parent"))
+            else:
+                territory.parent_id = parent_id
+        memberships = {m.rep_id: m for m in TerritoryMember.objects.filter(territory=territory)}
+        for rep_id in remove_members or ():
+            if rep_id not in memberships:
+                errors.append(ServiceError(ErrorCode.NOT_FOUND, "that rep is not a member", "members"))
+        for rep_id, weight in (weights or {}).items():
+            if rep_id not in memberships:
+                errors.append(ServiceError(ErrorCode.NOT_FOUND, "that rep is not a member", "members"))
+            else:
+                _check_weight(weight, errors)
+        adding = list(add_members or ())
+        reps = Rep.objects.in_bulk([rep_id for rep_id, _ in adding])
+        for rep_id, weight in adding:
+            rep = reps.get(rep_id)
+            if rep is None:
+                errors.append(ServiceError(ErrorCode.NOT_FOUND, f"there is no rep #{rep_id}", "members"))
+            elif rep.status == RepStatus.DEPARTED:
+                errors.append(ServiceError(ErrorCode.INVALID, f"{rep.email} has departed", "members"))
+            elif rep_id in memberships and rep_id not in (remove_members or ()):
+                errors.append(ServiceError(ErrorCode.CONFLICT, f"{rep.email} is already a member", "members"))
+            else:
+                _check_weight(weight, errors)
+        if errors:
+            raise ServiceErrors(errors)
+
+        territory.criteria = criteria
+        territory.save(update_fields=["criteria", "distribution", "priority", "parent"])
+        TerritoryMember.objects.filter(territory=territory, rep_id__in=list(remove_members or ())).delete()
+        for rep_id, weight in (weights or {}).items():
+            TerritoryMember.objects.filter(territory=territory, rep_id=rep_id).update(weight=weight)
+        if adding:
+            top = TerritoryMember.objects.filter(territory=territory).aggregate(top=Max("position"))["top"]
+            start = -1 if top is None else int(top)
+            TerritoryMember.objects.bulk_create(
+                TerritoryMember(territory=territory, rep_id=rep_id, weight=weight, position=start + i)
+                for i, (rep_id, weight) in enumerate(adding, 1)
+            )
+        _refresh_source(rule_set)
+    territory.refresh_from_db()
+    return territory
+
+
+def update_policy(*, version: int, values: Mapping[str, Any], calendar: str, actor: Actor, now: datetime) -> RuleSet:
+    """Replace the policy and calendar of DRAFT `version`, checked by Policy.from_dict.
+
+    Every bad setting is reported at once (ServiceErrors; each error's field is the policy
+    key, or `calendar`); nothing is written unless all hold. Keys left out keep their
+    default (territories.policy.Policy).
+    """
+    _require_rule_editor(actor)
+    found = RuleSet.objects.filter(version=version).values_list("pk", flat=True).first()
+    if found is None:
+        raise ServiceError(ErrorCode.NOT_FOUND, f"there is no rule set v{version}", "version")
+    errors: list[ServiceError] = []
+    code, reason = _calendar_problem(calendar.strip())
+    if reason:
+        errors.append(ServiceError(ErrorCode.INVALID, reason, "calendar"))
+    policy: Policy | None = None
+    try:
+        policy = Policy.from_dict(dict(values))
+    except PolicyValidationError as exc:
+        errors.extend(ServiceError(ErrorCode.INVALID, e.message, e.key) for e in exc.errors)
+    if errors:
+        raise ServiceErrors(errors)
+    assert policy is not None and code is not None
+    with transaction.atomic():
+        rule_set = _locked_draft(found, version)
+        rule_set.policy = policy.as_dict()
+        rule_set.calendar = code
+        rule_set.save(update_fields=["policy", "calendar"])
+        _refresh_source(rule_set)
+    rule_set.refresh_from_db()
+    return rule_set
