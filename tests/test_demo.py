@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from leadowner.demo.generate import DEFAULT_SEED, FILE_NAMES, generate
-from leadowner.demo.load import DEMO_PASSWORD
+from leadowner.demo.load import DEMO_LEADS, DEMO_PASSWORD
 from leadowner.models import ApiToken
 from routing.models import Account, AccountAlias, AccountDomain, Opportunity, Ownership, OwnershipChange
 from routing.selectors.exports import export_accounts, export_opportunities
@@ -89,6 +89,20 @@ def test_demo_issues_and_prints_api_tokens():
     tokens = ApiToken.objects.all()
     assert {t.scope for t in tokens} == {"MANAGER", "REP", "PARTNER"}
     assert out.count(" lo_") == 3
+
+
+@pytest.mark.django_db
+def test_demo_routes_inbound_leads_through_the_published_map():
+    run_demo()
+    from routing.models import Lead
+
+    decisions = {lead.email: lead.decision or {} for lead in Lead.objects.all()}
+    assert len(decisions) == len(DEMO_LEADS)
+    # A free-mail lead that names an alias finds the customer; a Quebec lead lands in Quebec.
+    assert decisions["jane.doe@gmail.com"]["match"]["method"] == "ALIAS"
+    quebec = Lead.objects.get(email="e.dubois@laurentidesenergie.ca")
+    assert quebec.ownerships.get(ended_at=None).rep.email == "ines.martin@example.com"
+    assert decisions["yuki.sato@sakura-foods.co.jp"]["step"] == "UNASSIGNED"
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -37,6 +37,7 @@ class DemoResult:
     password: str
     tokens: list[tuple[str, str, str]] = field(default_factory=list)  # (holder, scope, raw token)
     tokens_note: str = ""
+    leads: int = 0  # inbound leads routed by the engine
 
 
 def _issue_tokens() -> tuple[list[tuple[str, str, str]], str]:
@@ -72,6 +73,62 @@ def _staff_login(email: str) -> str:
     return email
 
 
+# Inbound leads routed through the real engine: free mail, aliases, sub-domains, subsidiaries,
+# every territory, a claim queue, an unassigned one and a prospect asking for a rep by name.
+# (email, name, company, country, subdivision, city, industry, employees, requested rep)
+DEMO_LEADS: tuple[tuple[str, str, str, str, str, str, str, int | None, str], ...] = (
+    ("jane.doe@gmail.com", "Jane Doe", "IBM", "US", "US-NY", "Armonk", "Technology", None, ""),
+    ("k.tanaka@mail.ibm.com", "Ken Tanaka", "", "", "", "", "", None, ""),
+    ("raj.mehta@olivegarden.com", "Raj Mehta", "Olive Garden", "US", "US-FL", "Orlando", "Restaurants", None, ""),
+    ("maria.lopez@popular.com", "María López", "Banco Popular", "PR", "", "San Juan", "", None, ""),
+    ("julie.tremblay@gmail.com", "Julie Tremblay", "Cirque du Soleil", "CA", "CA-QC", "Montréal", "", None, ""),
+    ("avi.cohen@wix.com", "Avi Cohen", "Wix", "IL", "", "Tel Aviv", "Software", 5000, ""),
+    ("li.wei@hudsonyardsanalytics.com", "Li Wei", "Hudson Yards Analytics", "US", "US-NY", "New York",
+     "Software", 45, ""),
+    ("tom.baker@lonestarrobotics.com", "Tom Baker", "Lone Star Robotics", "US", "US-TX", "Austin",
+     "Manufacturing", 120, ""),
+    ("sara.j@pugetsoundbio.com", "Sara Jensen", "Puget Sound Bio", "US", "US-WA", "Seattle", "Healthcare", 300, ""),
+    ("e.dubois@laurentidesenergie.ca", "Émile Dubois", "Laurentides Énergie", "CA", "CA-QC", "Québec",
+     "Energy", 80, ""),
+    ("h.weber@rheinlogistik.de", "Hanna Weber", "Rhein Logistik GmbH", "DE", "DE-HE", "Frankfurt",
+     "Logistics", 700, ""),
+    ("yuki.sato@sakura-foods.co.jp", "Yuki Sato", "Sakura Foods K.K.", "JP", "", "Osaka", "Retail", 2000, ""),
+    ("pat.kim@outlook.com", "Pat Kim", "", "US", "US-CO", "Denver", "", None, ""),
+    ("nina.rossi@harborcapital.com", "Nina Rossi", "Harbor Capital", "US", "US-MA", "Boston", "", None,
+     "ben.carter@example.com"),
+)  # fmt: skip
+
+
+def _submit_leads(now: datetime) -> int:
+    """Route the demo leads through routing.services.leads (when present); returns how many."""
+    try:
+        leads = importlib.import_module("routing.services.leads")
+    except ImportError:
+        return 0
+    from leadowner.actors import Actor
+    from routing.enrich import LeadData
+    from routing.models import Lead
+
+    if Lead.objects.exists():
+        return 0  # loaded before: the same emails would only attach to the first leads
+    actor = Actor.system_actor(DEMO_ACTOR)
+    for minutes, (email, name, company, country, sub, city, industry, employees, asked) in enumerate(DEMO_LEADS):
+        data = LeadData(
+            email=email,
+            name=name,
+            company=company or None,
+            country=country or None,
+            subdivision=sub or None,
+            city=city or None,
+            industry=industry or None,
+            employees=employees,
+            requested_rep_email=asked or None,
+            received_at=now - timedelta(minutes=5 * (len(DEMO_LEADS) - minutes)),
+        )
+        leads.submit_lead(data=data, actor=actor, now=now)
+    return len(DEMO_LEADS)
+
+
 def load_demo(*, seed: int = DEFAULT_SEED, now: datetime) -> DemoResult:
     """Import the demo files for `seed` and publish the map; all in one transaction."""
     files = generate(seed)
@@ -90,6 +147,7 @@ def load_demo(*, seed: int = DEFAULT_SEED, now: datetime) -> DemoResult:
         reports["opportunities.csv"] = import_opportunities(files["opportunities.csv"], now=now)
         login = _staff_login(REVOPS_EMAIL)
         tokens, note = _issue_tokens()
+        leads = _submit_leads(now)
     return DemoResult(
         seed=seed,
         reports=reports,
@@ -98,4 +156,5 @@ def load_demo(*, seed: int = DEFAULT_SEED, now: datetime) -> DemoResult:
         password=DEMO_PASSWORD,
         tokens=tokens,
         tokens_note=note,
+        leads=leads,
     )

@@ -52,6 +52,8 @@ class Command(BaseCommand):
             f"  territories.yaml   rule set v{result.rule_set.version} published "
             f"({result.rule_set.territories.count()} territories)"
         )
+        if result.leads:
+            self.stdout.write(f"  leads              {result.leads} inbound leads routed by the published map")
         self.stdout.write("")
         self.stdout.write(f"Console   {CONSOLE_URL}")
         self.stdout.write(f"          login {result.login} / {result.password} (RevOps, staff)")
