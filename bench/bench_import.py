@@ -215,7 +215,8 @@ def main() -> int:
         assert exported.count("\n") == args.n + 1
 
         print(
-            f"import_accounts : {args.n:,} accounts in {import_seconds:.1f}s = {args.n / import_seconds:,.0f} accounts/s"
+            f"import_accounts : {args.n:,} accounts in {import_seconds:.1f}s = "
+            f"{args.n / import_seconds:,.0f} accounts/s"
         )
         print(
             f"                  ({copied_rows:,} rows written in all: accounts, domains, aliases, ownerships, "
