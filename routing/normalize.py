@@ -295,6 +295,9 @@ def country_code(value: str) -> str | None:
     try:
         country = pycountry.countries.lookup(raw)
     except LookupError:
+        if len(raw) <= 3:
+            # An unknown code ("XX") is unknown: never a fuzzy guess at some country.
+            return None
         try:
             matches = pycountry.countries.search_fuzzy(raw)
         except LookupError:

@@ -154,3 +154,8 @@ def test_subdivisions_become_iso_3166_2_codes():
     assert subdivision_code("Québec") == "CA-QC"
     assert subdivision_code("California", "US") == "US-CA"
     assert subdivision_code("Nowhere") is None
+
+
+@pytest.mark.parametrize("code", ["XX", "ZZ", "QQQ", "UKX"])
+def test_an_unknown_country_code_is_unknown_never_a_fuzzy_guess(code):
+    assert country_code(code) is None
