@@ -59,6 +59,7 @@ def test_every_task_acks_late_is_rejected_back_when_its_worker_dies_and_retries_
         assert task.retry_backoff and task.retry_jitter and task.max_retries == 5
 
 
+@pytest.mark.redis
 def test_a_task_held_by_a_killed_worker_is_delivered_again_within_seconds_not_the_default_hour():
     options = app.conf.broker_transport_options
     assert options["visibility_timeout"] <= 60
