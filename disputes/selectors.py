@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models import QuerySet
+
 from disputes.models import Dispute, DisputeStatus
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
@@ -61,3 +63,23 @@ def open_dispute_on(*, account_id: int | None = None, lead_id: int | None = None
     if lead_id is not None:
         return disputes.filter(lead_id=lead_id).first()
     return None
+
+
+def unresolved_disputes() -> QuerySet[Dispute]:
+    """Open and escalated disputes, nearest deadline first, with the people and records they name."""
+    return (
+        Dispute.objects.filter(status__in=UNRESOLVED)
+        .select_related("account", "lead", "claimant", "current_owner", "escalated_to")
+        .order_by("due_at", "pk")
+    )
+
+
+def dispute_for_review(dispute_id: int) -> Dispute | None:
+    """One dispute with everything its page shows (parties, record, who resolved it)."""
+    return (
+        Dispute.objects.select_related(
+            "account", "lead", "claimant", "current_owner", "escalated_to", "winner", "resolved_by"
+        )
+        .filter(pk=dispute_id)
+        .first()
+    )

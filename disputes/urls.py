@@ -1,5 +1,10 @@
 """Console screens of the disputes domain (namespace `console:`)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-patterns: list[URLPattern | URLResolver] = []
+from disputes import views
+
+patterns: list[URLPattern | URLResolver] = [
+    path("disputes/", views.queue, name="disputes"),
+    path("disputes/<int:dispute_id>/", views.dispute, name="dispute"),
+]

@@ -2,8 +2,13 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from routing import views
+from routing import views, views_records
 
 patterns: list[URLPattern | URLResolver] = [
     path("lookup/", views.lookup, name="lookup"),
+    path("accounts/<int:account_id>/", views_records.account, name="account"),
+    path("accounts/<int:account_id>/transfer/", views_records.account_transfer, name="account_transfer"),
+    path("leads/<int:lead_id>/", views_records.lead, name="lead"),
+    path("leads/<int:lead_id>/reroute/", views_records.lead_reroute, name="lead_reroute"),
+    path("leads/<int:lead_id>/transfer/", views_records.lead_transfer, name="lead_transfer"),
 ]
