@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from routing import views, views_records
+from routing import views, views_queues, views_records
 
 patterns: list[URLPattern | URLResolver] = [
     path("lookup/", views.lookup, name="lookup"),
@@ -11,4 +11,7 @@ patterns: list[URLPattern | URLResolver] = [
     path("leads/<int:lead_id>/", views_records.lead, name="lead"),
     path("leads/<int:lead_id>/reroute/", views_records.lead_reroute, name="lead_reroute"),
     path("leads/<int:lead_id>/transfer/", views_records.lead_transfer, name="lead_transfer"),
+    path("queues/unassigned/", views_queues.unassigned, name="unassigned"),
+    path("queues/claim/", views_queues.claim_queue, name="claim_queue"),
+    path("registrations/", views_queues.registration_queue, name="registrations"),
 ]
