@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from routing import views, views_queues, views_records
+from routing import views, views_queues, views_records, views_simulate
 
 patterns: list[URLPattern | URLResolver] = [
     path("lookup/", views.lookup, name="lookup"),
@@ -14,4 +14,5 @@ patterns: list[URLPattern | URLResolver] = [
     path("queues/unassigned/", views_queues.unassigned, name="unassigned"),
     path("queues/claim/", views_queues.claim_queue, name="claim_queue"),
     path("registrations/", views_queues.registration_queue, name="registrations"),
+    path("simulate/", views_simulate.simulate, name="simulate"),
 ]
