@@ -1,0 +1,542 @@
+"""What managers measure, and what needs them now: pure reads, each a few aggregate queries.
+
+Nothing here loops over leads in Python: every figure is one SQL aggregate (grouped by
+day, rep or territory at most), so a screen costs the same number of queries whatever
+the size of the book. Percentiles are *nearest rank*: the smallest observed value with
+at least p of the values at or below it (CUME_DIST() >= p), the same on PostgreSQL and
+SQLite, and always a time some lead really took.
+
+Definitions (the screen repeats them in words):
+
+- **time to assignment**: from a lead's arrival (`received_at`) to its first owner (the
+  first SALES history row that gives it one; `assigned_at` when there is no history),
+  for leads received in the period;
+- **time to first touch**: from that first assignment to the first activity on the lead
+  (`first_touch_at`; a touch before the assignment counts as zero);
+- **unassigned**: leads with no current SALES owner (the unassigned queue);
+- **reassignment rate**: leads received in the period with more than one SALES ownership
+  change / leads received in the period; **assignment accuracy**: leads routed once and
+  never moved (exactly one change) / leads assigned at all;
+- **dispute rate**: disputes opened in the period / records (accounts and leads) with a
+  current owner; **SLA compliance**: disputes resolved in the period by their deadline
+  and never escalated / disputes resolved in the period;
+- **forfeits per rep**: history rows of the forfeit job that take a lead from a rep;
+- **open load**: current SALES ownership of leads in an open stage (routing's load);
+- **pipeline**: the sum of OPEN opportunity amounts;
+- **load variance across territories**: the population variance, over the published
+  territories with members, of open leads per member (the rebalancing signal).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, CumeDist, Greatest, TruncDate
+
+from disputes.models import Dispute, DisputeStatus
+from leadowner.calendar import add_business_hours
+from routing.models import (
+    OPEN_LEAD_STAGES,
+    DealRegistration,
+    DealRegistrationStatus,
+    Lead,
+    Opportunity,
+    OpportunityStatus,
+    OwnerRole,
+    Ownership,
+    OwnershipChange,
+)
+from routing.services.forfeits import FORFEIT_ACTOR
+from territories.models import Rep, RepStatus, RuleSetStatus, Territory
+from territories.selectors import policy_of, published_rule_set
+
+UNRESOLVED = (DisputeStatus.OPEN, DisputeStatus.ESCALATED)
+DISPUTE_WARNING_BUSINESS_HOURS = 8
+FORFEIT_WARNING = timedelta(days=2)
+DEFAULT_CALENDAR = "US"
+
+# Histogram buckets of a duration: (upper bound, exclusive; None = no bound), label.
+DURATION_BUCKETS: tuple[tuple[timedelta | None, str], ...] = (
+    (timedelta(minutes=5), "under 5 minutes"),
+    (timedelta(hours=1), "5 to 60 minutes"),
+    (timedelta(hours=4), "1 to 4 hours"),
+    (timedelta(days=1), "4 to 24 hours"),
+    (timedelta(days=3), "1 to 3 days"),
+    (None, "3 days or more"),
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end): the metrics screen's period, in UTC."""
+
+    start: datetime
+    end: datetime
+    label: str
+
+    @classmethod
+    def last_days(cls, days: int, *, now: datetime) -> Period:
+        return cls(now - timedelta(days=days), now, f"last {days} days")
+
+    @classmethod
+    def between(cls, first: date, last: date) -> Period:
+        """Whole UTC days from `first` to `last`, both included."""
+        start = datetime.combine(first, time(0), tzinfo=UTC)
+        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
+        return cls(start, end, f"{first.isoformat()} to {last.isoformat()}")
+
+    def days(self) -> list[date]:
+        first, last = self.start.astimezone(UTC).date(), (self.end - timedelta(microseconds=1)).astimezone(UTC).date()
+        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def ratio(part: int | float | Decimal, whole: int | float | Decimal) -> float | None:
+    """part / whole, or None when there is nothing to divide by."""
+    return float(part) / float(whole) if whole else None
+
+
+# --- the shared rules -----------------------------------------------------------------------------
+
+
+def open_lead_ownerships() -> QuerySet[Ownership]:
+    """Current SALES ownerships of leads in an open stage: a rep's open load (as routing counts it)."""
+    return Ownership.objects.filter(
+        ended_at__isnull=True, role=OwnerRole.SALES, lead__isnull=False, lead__stage__in=OPEN_LEAD_STAGES
+    )
+
+
+def open_load() -> Coalesce:
+    """A Rep queryset annotation: the rep's open load, in the same query as the reps."""
+    counted = (
+        open_lead_ownerships()
+        .filter(rep_id=OuterRef("pk"))
+        .order_by()
+        .values("rep_id")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def unassigned_leads() -> QuerySet[Lead]:
+    """Leads with no current SALES owner: the unassigned queue managers watch."""
+    owned = Ownership.objects.filter(lead=OuterRef("pk"), role=OwnerRole.SALES, ended_at__isnull=True)
+    return Lead.objects.filter(~Exists(owned))
+
+
+def unassigned_leads_count() -> int:
+    return unassigned_leads().count()
+
+
+def forfeit_risk(*, now: datetime, window_days: int | None = None) -> QuerySet[Ownership]:
+    """Owned open leads within two days of the activity window (or past it): about to be forfeited.
+
+    A rep's current SALES ownership of a lead in an open stage, its account without an open
+    opportunity (protected from forfeits), whose clock, the later of the assignment and the
+    lead's last activity, started at least `window - 2 days` ago.
+    """
+    if window_days is None:
+        window_days = policy_of(published_rule_set()).activity_window_days
+    protected = Opportunity.objects.filter(account_id=OuterRef("lead__account_id"), status=OpportunityStatus.OPEN)
+    clock = Greatest(F("since"), Coalesce(F("lead__last_activity_at"), F("since")))
+    return (
+        open_lead_ownerships()
+        .filter(rep__isnull=False)
+        .exclude(Exists(protected))
+        .alias(clock=clock)
+        .filter(clock__lte=now - timedelta(days=window_days) + FORFEIT_WARNING)
+    )
+
+
+def over_capacity_reps() -> QuerySet[Rep]:
+    """Reps still here whose open load is above their capacity."""
+    return (
+        Rep.objects.exclude(status=RepStatus.DEPARTED)
+        .filter(capacity__isnull=False)
+        .alias(load=open_load())
+        .filter(load__gt=F("capacity"))
+    )
+
+
+# --- home: what needs a manager now ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attention:
+    unassigned_leads: int
+    disputes_overdue: int
+    disputes_due_soon: int  # due within DISPUTE_WARNING_BUSINESS_HOURS business hours, not yet overdue
+    registrations_pending: int
+    leads_at_risk: int
+    reps_over_capacity: int
+
+
+def needs_attention(*, now: datetime) -> Attention:
+    """The home screen's counts: six queries (the published rule set, then one per figure or two)."""
+    rule_set = published_rule_set()
+    calendar = rule_set.calendar if rule_set is not None else DEFAULT_CALENDAR
+    soon = add_business_hours(now, DISPUTE_WARNING_BUSINESS_HOURS, country=calendar)
+    disputes = Dispute.objects.filter(status__in=UNRESOLVED).aggregate(
+        overdue=Count("pk", filter=Q(due_at__lte=now)),
+        soon=Count("pk", filter=Q(due_at__gt=now, due_at__lt=soon)),
+    )
+    return Attention(
+        unassigned_leads=unassigned_leads_count(),
+        disputes_overdue=disputes["overdue"],
+        disputes_due_soon=disputes["soon"],
+        registrations_pending=DealRegistration.objects.filter(status=DealRegistrationStatus.PENDING).count(),
+        leads_at_risk=forfeit_risk(now=now, window_days=policy_of(rule_set).activity_window_days).count(),
+        reps_over_capacity=over_capacity_reps().count(),
+    )
+
+
+# --- durations -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DurationStats:
+    count: int
+    median: timedelta | None
+    p90: timedelta | None
+    buckets: list[tuple[str, int]]
+
+
+def _first_assigned() -> Coalesce:
+    """A Lead annotation: when it first got a SALES owner (history), else `assigned_at`."""
+    first = (
+        OwnershipChange.objects.filter(lead_id=OuterRef("pk"), role=OwnerRole.SALES)
+        .filter(Q(to_rep__isnull=False) | Q(to_partner__isnull=False))
+        .order_by("at", "pk")
+        .values("at")[:1]
+    )
+    return Coalesce(Subquery(first), F("assigned_at"))
+
+
+def _duration_stats(leads: QuerySet[Lead], duration: Any) -> DurationStats:
+    ranked = leads.annotate(d=duration).annotate(cume=Window(CumeDist(), order_by=F("d").asc()))
+    aggregates: dict[str, Any] = {
+        "n": Count("pk"),
+        "p50": Min("d", filter=Q(cume__gte=0.5)),
+        "p90": Min("d", filter=Q(cume__gte=0.9)),
+    }
+    lower: timedelta | None = None
+    for i, (upper, _label) in enumerate(DURATION_BUCKETS):
+        condition = Q()
+        if lower is not None:
+            condition &= Q(d__gte=lower)
+        if upper is not None:
+            condition &= Q(d__lt=upper)
+        aggregates[f"b{i}"] = Count("pk", filter=condition) if condition else Count("pk")
+        lower = upper
+    row = ranked.aggregate(**aggregates)
+    return DurationStats(
+        count=row["n"],
+        median=row["p50"],
+        p90=row["p90"],
+        buckets=[(label, row[f"b{i}"]) for i, (_upper, label) in enumerate(DURATION_BUCKETS)],
+    )
+
+
+def _received_in(period: Period) -> QuerySet[Lead]:
+    return Lead.objects.filter(received_at__gte=period.start, received_at__lt=period.end)
+
+
+def time_to_assignment(period: Period) -> DurationStats:
+    """Arrival to first owner, for the leads received in the period that got one (one query)."""
+    leads = _received_in(period).annotate(first_assigned=_first_assigned()).filter(first_assigned__isnull=False)
+    waited = ExpressionWrapper(F("first_assigned") - F("received_at"), output_field=DurationField())
+    clamped = Case(
+        When(first_assigned__lt=F("received_at"), then=Value(timedelta(0))),
+        default=waited,
+        output_field=DurationField(),
+    )
+    return _duration_stats(leads, clamped)
+
+
+def time_to_first_touch(period: Period) -> DurationStats:
+    """First assignment to first activity, for the leads received in the period that were touched (one query)."""
+    leads = (
+        _received_in(period)
+        .filter(first_touch_at__isnull=False)
+        .annotate(first_assigned=_first_assigned())
+        .filter(first_assigned__isnull=False)
+    )
+    waited = ExpressionWrapper(F("first_touch_at") - F("first_assigned"), output_field=DurationField())
+    clamped = Case(
+        When(first_touch_at__lt=F("first_assigned"), then=Value(timedelta(0))),
+        default=waited,
+        output_field=DurationField(),
+    )
+    return _duration_stats(leads, clamped)
+
+
+# --- leads per day, reassignments ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    received: int
+    unassigned: int
+
+
+def leads_by_day(period: Period) -> list[DayCount]:
+    """Per day of the period: leads received, and how many of them have no SALES owner now (one query)."""
+    owned = Ownership.objects.filter(lead=OuterRef("pk"), role=OwnerRole.SALES, ended_at__isnull=True)
+    rows = (
+        _received_in(period)
+        .annotate(day=TruncDate("received_at", tzinfo=UTC))
+        .order_by()
+        .values("day")
+        .annotate(received=Count("pk"), unassigned=Count("pk", filter=~Exists(owned)))
+    )
+    found = {row["day"]: row for row in rows}
+    return [
+        DayCount(day, found[day]["received"] if day in found else 0, found[day]["unassigned"] if day in found else 0)
+        for day in period.days()
+    ]
+
+
+@dataclass(frozen=True)
+class Reassignments:
+    leads: int
+    never_assigned: int  # no SALES ownership change at all
+    routed_once: int  # exactly one: routed once and never moved
+    moved: int  # more than one
+
+    @property
+    def rate(self) -> float | None:
+        return ratio(self.moved, self.leads)
+
+    @property
+    def accuracy(self) -> float | None:
+        return ratio(self.routed_once, self.routed_once + self.moved)
+
+
+def reassignments(period: Period) -> Reassignments:
+    """SALES ownership changes per lead received in the period, counted up to the period's end (one query)."""
+    changes = Count(
+        "ownership_changes",
+        filter=Q(ownership_changes__role=OwnerRole.SALES, ownership_changes__at__lt=period.end),
+    )
+    row = (
+        _received_in(period)
+        .annotate(n=changes)
+        .aggregate(
+            leads=Count("pk"),
+            zero=Count("pk", filter=Q(n=0)),
+            once=Count("pk", filter=Q(n=1)),
+            moved=Count("pk", filter=Q(n__gt=1)),
+        )
+    )
+    return Reassignments(leads=row["leads"], never_assigned=row["zero"], routed_once=row["once"], moved=row["moved"])
+
+
+# --- disputes --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisputeStats:
+    opened: int
+    owned_records: int
+    resolved: int
+    resolved_on_time: int
+    overdue_now: int
+
+    @property
+    def rate(self) -> float | None:
+        return ratio(self.opened, self.owned_records)
+
+    @property
+    def sla_compliance(self) -> float | None:
+        return ratio(self.resolved_on_time, self.resolved)
+
+
+def dispute_stats(period: Period, *, now: datetime) -> DisputeStats:
+    """Disputes opened and resolved in the period, against the records owned now (two queries)."""
+    owned = Ownership.objects.filter(ended_at__isnull=True).aggregate(
+        accounts=Count("account_id", distinct=True), leads=Count("lead_id", distinct=True)
+    )
+    in_period = Q(resolved_at__gte=period.start, resolved_at__lt=period.end)
+    row = Dispute.objects.aggregate(
+        opened=Count("pk", filter=Q(opened_at__gte=period.start, opened_at__lt=period.end)),
+        resolved=Count("pk", filter=in_period),
+        on_time=Count("pk", filter=in_period & Q(resolved_at__lte=F("due_at"), escalated_at__isnull=True)),
+        overdue=Count("pk", filter=Q(status__in=UNRESOLVED, due_at__lte=now)),
+    )
+    return DisputeStats(
+        opened=row["opened"],
+        owned_records=owned["accounts"] + owned["leads"],
+        resolved=row["resolved"],
+        resolved_on_time=row["on_time"],
+        overdue_now=row["overdue"],
+    )
+
+
+# --- per rep ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepCount:
+    rep_id: int | None
+    name: str
+    value: int
+
+
+def forfeits_per_rep(period: Period) -> list[RepCount]:
+    """Leads the forfeit job took from each rep in the period, most first (one query)."""
+    rows = (
+        OwnershipChange.objects.filter(
+            actor=FORFEIT_ACTOR, from_rep__isnull=False, at__gte=period.start, at__lt=period.end
+        )
+        .order_by()
+        .values("from_rep_id", "from_rep__name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "from_rep__name", "from_rep_id")
+    )
+    return [RepCount(row["from_rep_id"], row["from_rep__name"], row["n"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class RepLoad:
+    rep_id: int
+    name: str
+    status: str
+    load: int
+    capacity: int | None
+
+
+def loads_against_capacity() -> list[RepLoad]:
+    """Open load and capacity of every rep still here who has a capacity or a load (one query)."""
+    reps = (
+        Rep.objects.exclude(status=RepStatus.DEPARTED)
+        .annotate(load=open_load())
+        .filter(Q(capacity__isnull=False) | Q(load__gt=0))
+        .order_by("name", "pk")
+        .values("pk", "name", "status", "load", "capacity")
+    )
+    return [RepLoad(r["pk"], r["name"], r["status"], r["load"], r["capacity"]) for r in reps]
+
+
+@dataclass(frozen=True)
+class RepAmount:
+    rep_id: int | None
+    name: str
+    opportunities: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    total: Decimal
+    opportunities: int
+    per_owner: list[RepAmount]
+
+
+def pipeline() -> Pipeline:
+    """Open opportunities' amounts, in total and per owner, largest first (one query)."""
+    rows = (
+        Opportunity.objects.filter(status=OpportunityStatus.OPEN)
+        .order_by()
+        .values("owner_id", "owner__name")
+        .annotate(n=Count("pk"), amount=Coalesce(Sum("amount"), Value(Decimal(0))))
+        .order_by("-amount", "owner__name", "owner_id")
+    )
+    per_owner = [
+        RepAmount(row["owner_id"], row["owner__name"] or "no owner", row["n"], Decimal(row["amount"])) for row in rows
+    ]
+    return Pipeline(
+        total=sum((r.amount for r in per_owner), Decimal(0)),
+        opportunities=sum(r.opportunities for r in per_owner),
+        per_owner=per_owner,
+    )
+
+
+# --- territories -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TerritoryLoad:
+    territory_id: int
+    name: str
+    members: int
+    capacity: int | None  # None when a member has no limit
+    load: int
+
+    @property
+    def per_member(self) -> float | None:
+        return ratio(self.load, self.members)
+
+
+@dataclass(frozen=True)
+class TerritoryLoads:
+    territories: list[TerritoryLoad]
+
+    @property
+    def variance(self) -> float | None:
+        """Population variance of open leads per member across the territories with members."""
+        values = [t.per_member for t in self.territories if t.per_member is not None]
+        return round(statistics.pvariance(values), 4) if len(values) > 1 else None
+
+
+def territory_loads() -> TerritoryLoads:
+    """Each published territory's members (not departed), their capacity and open load (two queries).
+
+    A rep in two territories counts in both: each territory is judged by the people it routes to.
+    """
+    here = Q(memberships__rep__status__in=(RepStatus.ACTIVE, RepStatus.OUT_OF_OFFICE))
+    territories = list(
+        Territory.objects.filter(rule_set__status=RuleSetStatus.PUBLISHED)
+        .annotate(
+            member_count=Count("memberships", filter=here),
+            capacity=Sum("memberships__rep__capacity", filter=here),
+            unlimited=Count("memberships", filter=here & Q(memberships__rep__capacity__isnull=True)),
+        )
+        .order_by("position", "name")
+        .values("pk", "name", "member_count", "capacity", "unlimited")
+    )
+    loads = dict(
+        open_lead_ownerships()
+        .filter(
+            rep__memberships__territory__rule_set__status=RuleSetStatus.PUBLISHED,
+            rep__status__in=(RepStatus.ACTIVE, RepStatus.OUT_OF_OFFICE),
+        )
+        .order_by()
+        .values("rep__memberships__territory_id")
+        .annotate(n=Count("pk"))
+        .values_list("rep__memberships__territory_id", "n")
+    )
+    return TerritoryLoads(
+        [
+            TerritoryLoad(
+                territory_id=t["pk"],
+                name=t["name"],
+                members=t["member_count"],
+                capacity=None if t["unlimited"] else int(t["capacity"] or 0),
+                load=loads.get(t["pk"], 0),
+            )
+            for t in territories
+        ]
+    )
