@@ -161,6 +161,8 @@ WHITENOISE_USE_FINDERS = True
 
 GRAPHIQL = env_bool("GRAPHIQL", DEBUG)
 GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 1000, minimum=1)
+# Reference views for `make bench` (leadowner/bench_views.py); off in production.
+BENCH_VIEWS = env_bool("BENCH_VIEWS", False)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "leadowner@localhost")
