@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from datetime import date
-from fractions import Fraction
 
 from routing.distribution import unavailable_reason
 from routing.models import Account
@@ -54,6 +53,8 @@ class Placer:
         self.excluded = frozenset(exclude_rep_ids)
         self.loads: dict[int, int] = {}
         self._territory_cache: dict[Facts, Territory | None] = {}
+        # Who can take work does not change during one bulk move: computed once per territory and roles.
+        self._candidates: dict[tuple[int, tuple[str, ...] | None], list[TerritoryMember]] = {}
 
     def territory_for(self, facts: Facts) -> Territory | None:
         if facts not in self._territory_cache:
@@ -84,13 +85,25 @@ class Placer:
                 self.loads[pk] = found.get(pk, 0)
 
     def candidates(self, territory: Territory, *, roles: Collection[str] | None = None) -> list[TerritoryMember]:
-        members = [
-            m
-            for m in self._members(territory)
-            if unavailable_reason(m.rep, today=self.today, excluded=self.excluded) is None
-            and (roles is None or m.rep.role in roles)
-        ]
-        return members
+        key = (territory.pk, tuple(sorted(roles)) if roles is not None else None)
+        found = self._candidates.get(key)
+        if found is None:
+            found = [
+                m
+                for m in self._members(territory)
+                if unavailable_reason(m.rep, today=self.today, excluded=self.excluded) is None
+                and (roles is None or m.rep.role in roles)
+            ]
+            self._candidates[key] = found
+        return found
+
+    def _lightest(self, members: list[TerritoryMember]) -> TerritoryMember:
+        self._ensure_loads(m.rep_id for m in members)
+        loads = self.loads
+        # Load relative to weight; ties go to the earlier member (position, then id).
+        chosen = min(members, key=lambda m: (loads[m.rep_id] / m.weight, m.position, m.pk))
+        loads[chosen.rep_id] += 1
+        return chosen
 
     def pick(self, territory: Territory, *, roles: Collection[str] | None = None) -> Rep | None:
         """The least-loaded available member (of `roles`, when given); None in a claim queue or when nobody can."""
@@ -99,21 +112,14 @@ class Placer:
         members = self.candidates(territory, roles=roles)
         if not members:
             return None
-        self._ensure_loads(m.rep_id for m in members)
-        chosen = min(members, key=lambda m: (Fraction(self.loads[m.rep_id], m.weight), m.position, m.pk))
-        self.loads[chosen.rep_id] += 1
-        return chosen.rep
+        return self._lightest(members).rep
 
     def pick_in_chain(self, territory: Territory, *, roles: Collection[str]) -> tuple[Rep, Territory] | None:
         """A member of `roles` in the territory, else in its nearest parent that has one."""
         for level in self.chain(territory):
             members = self.candidates(level, roles=roles)
-            if not members:
-                continue
-            self._ensure_loads(m.rep_id for m in members)
-            chosen = min(members, key=lambda m: (Fraction(self.loads[m.rep_id], m.weight), m.position, m.pk))
-            self.loads[chosen.rep_id] += 1
-            return chosen.rep, level
+            if members:
+                return self._lightest(members).rep, level
         return None
 
     def release(self, rep_id: int) -> None:
