@@ -24,7 +24,7 @@ from disputes.selectors import UNRESOLVED, can_resolve, escalation_target, open_
 from leadowner.actors import Actor
 from leadowner.calendar import add_business_hours
 from leadowner.errors import ErrorCode, ServiceError
-from leadowner.jobs import SweepResult
+from leadowner.jobs import Deadline, SweepResult
 from leadowner.models import NotificationKind
 from leadowner.notifications import notify
 from routing.models import Account, DecisionStep, Lead, OwnerRole
@@ -190,7 +190,11 @@ def sweep_dispute_escalations(*, now: datetime, batch_size: int = 200) -> SweepR
     """Escalate every overdue unresolved dispute one level (one bounded batch; `more` when another is due)."""
     ids = overdue_dispute_ids(now=now, limit=batch_size)
     result = SweepResult()
-    for dispute_id in ids:
+    deadline = Deadline()
+    for position, dispute_id in enumerate(ids):
+        if position and deadline.passed:
+            result.more = True
+            return result
         try:
             escalated = escalate_dispute(dispute_id=dispute_id, now=now)
         except ServiceError as exc:  # nobody to escalate to: no active RevOps

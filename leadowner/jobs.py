@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from leadowner.models import JobRun
@@ -28,6 +30,32 @@ class SweepResult:
 
 
 Sweep = Callable[..., SweepResult]
+
+
+def time_budget() -> float:
+    """Seconds one task run may work before it stops and re-queues itself.
+
+    Well inside the broker's visibility timeout: Redis hands a message that has been
+    unacknowledged for longer to another worker, so a run that outlived it would run twice
+    at once (harmless, every change re-checks its state, but wasted).
+    """
+    visibility = float(getattr(settings, "CELERY_VISIBILITY_TIMEOUT", 30))
+    return max(1.0, min(20.0, visibility / 3))
+
+
+class Deadline:
+    """A run's time budget: `Deadline()` starts it, `.passed` says when to stop and report more."""
+
+    def __init__(self, seconds: float | None = None) -> None:
+        self.at = time.monotonic() + (time_budget() if seconds is None else seconds)
+
+    @property
+    def passed(self) -> bool:
+        return time.monotonic() >= self.at
+
+    @property
+    def left(self) -> float:
+        return self.at - time.monotonic()
 
 
 def run_recorded(job: str, sweep: Sweep, *, now: datetime | None = None) -> JobRun:

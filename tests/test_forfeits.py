@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -255,3 +256,14 @@ def test_two_forfeit_sweeps_at_once_forfeit_each_lead_once():
         assert OwnershipChange.objects.filter(lead=lead, actor=FORFEIT_ACTOR, from_rep=ada).count() == 1
         assert OwnershipChange.objects.filter(lead=lead).count() == 2  # the forfeit, the new assignment
         assert Ownership.objects.filter(lead=lead, ended_at__isnull=True).count() == 1
+
+
+def test_a_forfeit_sweep_stops_at_its_time_budget_and_says_more_is_due():
+    ada, bo = RepFactory(name="Ada"), RepFactory(name="Bo")
+    us_map(ada, bo)
+    for _ in range(3):
+        owned_lead(ada, T0)
+    with mock.patch("leadowner.jobs.time_budget", return_value=0):
+        first = sweep_forfeits(now=T0 + WINDOW)
+    assert (first.counts, first.more) == ({"forfeited": 1}, True)
+    assert sweep_forfeits(now=T0 + WINDOW).counts == {"forfeited": 2}

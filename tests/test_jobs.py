@@ -16,7 +16,7 @@ from disputes.services import open_dispute
 from leadowner.actors import Actor
 from leadowner.beat import BEAT_SCHEDULE, JOBS, SWEEP_INTERVAL_SECONDS
 from leadowner.celery import app
-from leadowner.jobs import SweepResult, run_recorded
+from leadowner.jobs import SweepResult, run_recorded, time_budget
 from leadowner.models import JobRun
 from leadowner.selectors_jobs import last_runs_per_job
 from leadowner.tasks import run_sweep_task
@@ -65,6 +65,8 @@ def test_a_task_held_by_a_killed_worker_is_delivered_again_within_seconds_not_th
     assert options["visibility_timeout"] <= 60
     assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 5
     assert app.conf.worker_prefetch_multiplier == 1
+    # A run stops and re-queues itself well before Redis would hand its message to another worker.
+    assert time_budget() * 3 <= options["visibility_timeout"]
 
 
 @pytest.mark.django_db

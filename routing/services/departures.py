@@ -23,8 +23,8 @@ ownership rows and open opportunities. `reassign_departed_rep` works through the
 batches, each batch one transaction (lock the rows, end them, insert the new owners and
 their history: routing.services.bulk_moves), so a worker killed mid-way leaves every
 record moved once or not yet moved, and any later run (the redelivered task, the
-departures sweep) finishes the rest. Each run stops after a time budget well inside
-the broker's visibility timeout and reports `more`; the task then re-queues itself.
+departures sweep) finishes the rest. Each run stops after its time budget (leadowner.jobs.time_budget, well
+inside the broker's visibility timeout) and reports `more`; the task then re-queues itself.
 
 Testing hook: `LEADOWNER_TEST_DEPARTURE_BATCH_DELAY_MS` (milliseconds, default 0) makes
 each batch wait that long before it commits, so a test can kill a worker mid-departure.
@@ -39,7 +39,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
@@ -47,7 +46,7 @@ from django.utils import timezone
 from leadowner.actors import Actor
 from leadowner.calendar import add_business_days
 from leadowner.errors import ErrorCode, ServiceError
-from leadowner.jobs import SweepResult
+from leadowner.jobs import Deadline, SweepResult
 from leadowner.models import NotificationKind
 from leadowner.notifications import notify
 from leadowner.tasks import enqueue_on_commit
@@ -78,12 +77,6 @@ DEFAULT_CALENDAR = "US"
 def departure_actor(rep: Rep) -> str:
     """How history names the job that moved a departed rep's records."""
     return f"departure of {rep.email}"
-
-
-def _time_budget() -> float:
-    """Seconds one run may work: well inside the visibility timeout, so Redis never hands it out twice."""
-    visibility = float(getattr(settings, "CELERY_VISIBILITY_TIMEOUT", 30))
-    return max(1.0, min(20.0, visibility / 3))
 
 
 def _pause_for_tests() -> None:
@@ -415,12 +408,12 @@ class _Run:
     actor: str
     version: int | None
     now: datetime
-    deadline: float
+    deadline: Deadline
     result: SweepResult = field(default_factory=SweepResult)
     received: Counter[int] = field(default_factory=Counter)
 
     def out_of_time(self) -> bool:
-        return time.monotonic() >= self.deadline
+        return self.deadline.passed
 
 
 def _apply_planned(run: _Run, pairs: list[tuple[Ownership, PlannedMove]]) -> list[Moved]:
@@ -568,7 +561,7 @@ def reassign_departed_rep(
         actor=departure_actor(rep),
         version=rule_set.version if rule_set else None,
         now=now,
-        deadline=time.monotonic() + (time_budget if time_budget is not None else _time_budget()),
+        deadline=Deadline(time_budget),
         result=result,
     )
     done = (
@@ -621,9 +614,9 @@ def sweep_departures(*, now: datetime, batch_size: int = 1000) -> SweepResult:
     """Make pending departures effective, then reassign what departed reps still own."""
     result = SweepResult()
     _make_pending_departures_effective(now, result)
-    deadline = time.monotonic() + _time_budget()
+    deadline = Deadline()
     for rep_id in departed_reps_with_records():
-        left = deadline - time.monotonic()
+        left = deadline.left
         if left <= 0:
             result.more = True
             break

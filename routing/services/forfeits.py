@@ -35,7 +35,7 @@ from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 
 from leadowner.actors import Actor
 from leadowner.errors import ServiceError
-from leadowner.jobs import SweepResult
+from leadowner.jobs import Deadline, SweepResult
 from leadowner.models import NotificationKind
 from leadowner.notifications import notify
 from routing.models import (
@@ -170,10 +170,17 @@ def sweep_due(
     handle: Callable[[int], bool],
     done_key: str,
 ) -> SweepResult:
-    """Select up to `batch_size` due ids (by id), handle each; `more` when the batch was full and moved."""
+    """Select up to `batch_size` due ids (by id) and handle each, within the run's time budget.
+
+    `more` when the batch was full (and moved) or the budget ran out first: the task re-queues itself.
+    """
     ids = list(due.order_by("pk").values_list("pk", flat=True)[:batch_size])
     result = SweepResult()
-    for ownership_id in ids:
+    deadline = Deadline()
+    for position, ownership_id in enumerate(ids):
+        if position and deadline.passed:
+            result.more = True
+            return result
         try:
             if handle(ownership_id):
                 result.add(done_key)

@@ -28,7 +28,6 @@ once: a unique index on (plan, record), and moves are only ever taken from PENDI
 from __future__ import annotations
 
 import statistics
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from django.utils import timezone
 from disputes.models import Dispute, DisputeStatus
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
-from leadowner.jobs import SweepResult
+from leadowner.jobs import Deadline, SweepResult
 from leadowner.models import NotificationKind
 from leadowner.notifications import notify
 from leadowner.tasks import enqueue_on_commit
@@ -442,7 +441,7 @@ def _tell_reps(plan: RebalancePlan, got: Counter[int], now: datetime) -> None:
 
 
 def apply_rebalance_moves(
-    *, plan_id: int, now: datetime, batch_size: int = 500, time_budget: float = 20.0
+    *, plan_id: int, now: datetime, batch_size: int = 500, time_budget: float | None = None
 ) -> SweepResult:
     """Apply the pending moves of an APPLYING plan in batches; the plan becomes APPLIED when none are left."""
     result = SweepResult()
@@ -450,7 +449,7 @@ def apply_rebalance_moves(
     if plan is None or plan.status != RebalancePlanStatus.APPLYING:
         result.add("not_applying")
         return result
-    deadline = time.monotonic() + time_budget
+    deadline = Deadline(time_budget)
     got: Counter[int] = Counter()
     after = 0
     while True:
@@ -463,7 +462,7 @@ def apply_rebalance_moves(
             break
         after = ids[-1]
         _apply_batch(plan, ids, now=now, result=result, got=got)
-        if time.monotonic() >= deadline:
+        if deadline.passed:
             result.more = True
             break
     with transaction.atomic():
