@@ -1,7 +1,8 @@
-"""Platform plumbing with no domain rules: API tokens and job runs."""
+"""Platform plumbing with no domain rules: API tokens, job runs, notifications, the access audit."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -114,3 +115,59 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.subject}"
+
+
+class SignInOutcome(models.TextChoices):
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    RATE_LIMITED = "RATE_LIMITED"
+
+
+class SignInEvent(models.Model):
+    """A console sign-in (or a refused attempt) as a manager, RevOps or superuser: the audit trail of access.
+
+    Written by leadowner.audit from Django's user_logged_in / user_login_failed signals.
+    """
+
+    at = models.DateTimeField(db_index=True)
+    outcome = models.CharField(max_length=12, choices=SignInOutcome.choices)
+    username = models.CharField(max_length=150)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="sign_in_events"
+    )
+    rep = models.ForeignKey(
+        "territories.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="sign_in_events"
+    )
+    address = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["rep", "at"]), models.Index(fields=["username", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.outcome.lower()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class TokenUse(models.Model):
+    """A manager's (or RevOps') API token was used: at most one row per token per minute.
+
+    `minute` is the start of the minute of the first use in it; `requests` is not kept
+    (counting every request would be a write per request).
+    """
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="uses")
+    rep = models.ForeignKey("territories.Rep", on_delete=models.CASCADE, related_name="token_uses")
+    minute = models.DateTimeField()
+    address = models.CharField(max_length=64, blank=True)
+    method = models.CharField(max_length=10, blank=True)
+    path = models.CharField(max_length=200, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-minute", "-id"]
+        indexes = [models.Index(fields=["rep", "minute"])]
+        constraints = [models.UniqueConstraint(fields=["token", "minute"], name="one_token_use_per_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.token.prefix} used at {self.minute:%Y-%m-%d %H:%M}"

@@ -10,13 +10,15 @@ from __future__ import annotations
 import strawberry
 from django.db import connection
 from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from disputes.schema import Mutation as DisputesMutation
 from disputes.schema import Query as DisputesQuery
-from leadowner.graphql.extensions import AuthenticationExtension, mask_unexpected_errors
+from leadowner.graphql.extensions import AuthenticationExtension
+from leadowner.graphql.limits import MaskUnexpectedErrors, RequestLimits, log_errors
 from routing.schema import Mutation as RoutingMutation
 from routing.schema import Query as RoutingQuery
 from territories.schema import Query as TerritoriesQuery
@@ -32,9 +34,9 @@ class HealthQuery:
 
 class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
-        """Log bugs with their traceback; an error with a code (UNAUTHENTICATED ...) is an answer, not a bug."""
+        """Log bugs with their traceback and request id; an error with a code (UNAUTHENTICATED ...) is an answer."""
         unexpected = [e for e in errors if not (e.extensions or {}).get("code")]
-        super().process_errors(unexpected, execution_context)
+        log_errors(unexpected, execution_context)
 
 
 Query = merge_types("Query", (HealthQuery, TerritoriesQuery, RoutingQuery, DisputesQuery))
@@ -43,11 +45,15 @@ Mutation = merge_types("Mutation", (RoutingMutation, DisputesMutation))
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    # Batches are on; the view bounds them by settings.GRAPHQL_MAX_BATCH (read per request).
+    config=StrawberryConfig(batching_config={"max_operations": 1000}),
     extensions=[
+        # Depth, aliases, tokens and introspection, before anything runs (docs/security.md).
+        RequestLimits,
         AuthenticationExtension,
         # `only()` is off: a custom resolver reading a column the optimizer did not
         # see would cost one query per row; whole rows are cheaper than that risk.
         lambda: DjangoOptimizerExtension(enable_only_optimization=False),
-        mask_unexpected_errors,
+        MaskUnexpectedErrors,
     ],
 )

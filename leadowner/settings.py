@@ -174,3 +174,45 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- hardening (docs/security.md) ---------------------------------------------------------
+# GraphQL abuse limits, read per operation by leadowner.graphql.limits and the view.
+GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 12, minimum=1)
+GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 30, minimum=0)
+GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 3000, minimum=100)
+GRAPHQL_MAX_QUERY_CHARS = env_int("GRAPHQL_MAX_QUERY_CHARS", 50_000, minimum=1000)
+GRAPHQL_MAX_BATCH = env_int("GRAPHQL_MAX_BATCH", 10, minimum=1)
+GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", DEBUG)
+# Failed authentication (bearer tokens, console sign-in): at most this many per window
+# per address and per credential, then 429 + Retry-After (leadowner.ratelimit).
+AUTH_RATE_LIMIT_FAILURES = env_int("AUTH_RATE_LIMIT_FAILURES", 10, minimum=1)
+AUTH_RATE_LIMIT_WINDOW = env_int("AUTH_RATE_LIMIT_WINDOW", 300, minimum=1)
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: use REMOTE_ADDR).
+AUTH_RATE_LIMIT_TRUSTED_PROXIES = env_int("AUTH_RATE_LIMIT_TRUSTED_PROXIES", 0, minimum=0)
+
+# Request id, Content-Security-Policy and Permissions-Policy (leadowner.security), outermost.
+MIDDLEWARE.insert(0, "leadowner.security.SecurityHeadersMiddleware")
+# Production security, derived from DEBUG (each can still be set in the environment). The
+# test suite speaks plain HTTP to its test client and live servers: no redirect under pytest
+# (tests/test_deploy_check.py runs `check --deploy` in a subprocess, without pytest).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and "pytest" not in sys.modules)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+# Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https
+_proxy_ssl = env_list("SECURE_PROXY_SSL_HEADER", [])
+if _proxy_ssl:
+    if len(_proxy_ssl) != 2:
+        raise ConfigurationError("SECURE_PROXY_SSL_HEADER is 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https")
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl[0], _proxy_ssl[1])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"

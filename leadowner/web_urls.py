@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from disputes.urls import patterns as disputes_patterns
 from leadowner import views
+from leadowner.security import RateLimitedLoginView
 from routing.urls import patterns as routing_patterns
 from territories.urls import patterns as territories_patterns
 
@@ -12,7 +13,7 @@ console_patterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="registration/login.html"),
+        RateLimitedLoginView.as_view(),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),

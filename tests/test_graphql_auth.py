@@ -55,7 +55,8 @@ def test_health_answers_without_a_token():
     assert assert_no_errors(gql("{ health }")) == {"health": "ok"}
 
 
-def test_introspection_is_public():
+@override_settings(GRAPHQL_INTROSPECTION=True)  # off in production unless enabled: tests/test_graphql_limits.py
+def test_introspection_is_public_when_enabled():
     data = assert_no_errors(gql("{ __schema { queryType { name } } }"))
     assert data["__schema"]["queryType"]["name"] == "Query"
 

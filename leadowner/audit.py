@@ -1,0 +1,141 @@
+"""The access audit: every console sign-in of a manager and every use of a manager's API token.
+
+Managers change ownership that people's pay depends on, so who signed in as one, from
+where, and when their tokens were used is kept (SignInEvent, TokenUse). "A manager"
+here is a Rep with role MANAGER or REVOPS, or a Django superuser (console access).
+
+- Sign-ins: Django's `user_logged_in` and `user_login_failed` signals (connected in
+  LeadownerConfig.ready). A failed attempt is recorded when the username names a manager
+  or superuser; attempts at unknown usernames are only counted by the rate limiter (an
+  attacker must not be able to fill the table).
+- Token uses: at most one row per token per minute, so the API's hot path pays one cache
+  `add` per request and one insert per minute. The database's unique (token, minute)
+  keeps it at one row even when the cache is down or two requests race.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.utils import timezone
+
+from leadowner.models import ApiToken, SignInEvent, SignInOutcome, TokenUse
+from leadowner.ratelimit import client_address
+from territories.models import Rep
+
+logger = logging.getLogger("leadowner.audit")
+
+
+def _manager_rep(user: AbstractBaseUser | None) -> Rep | None:
+    if user is None:
+        return None
+    rep = Rep.objects.filter(user_id=user.pk).first()
+    return rep if rep is not None and rep.is_manager else None
+
+
+def _is_console_user(user: AbstractBaseUser | None, rep: Rep | None) -> bool:
+    return rep is not None or bool(getattr(user, "is_superuser", False))
+
+
+def _user_agent(request: HttpRequest | None) -> str:
+    return str(request.headers.get("User-Agent", ""))[:300] if request is not None else ""
+
+
+def _address(request: HttpRequest | None) -> str:
+    return client_address(request)[:64] if request is not None else ""
+
+
+def record_sign_in(
+    *, user: AbstractBaseUser | None, username: str, outcome: str, request: HttpRequest | None, now: datetime
+) -> SignInEvent | None:
+    """Record a sign-in event when it concerns a manager, RevOps or superuser; None otherwise."""
+    rep = _manager_rep(user)
+    if not _is_console_user(user, rep):
+        return None
+    return SignInEvent.objects.create(
+        at=now,
+        outcome=outcome,
+        username=username[:150],
+        user_id=user.pk if user is not None else None,
+        rep=rep,
+        address=_address(request),
+        user_agent=_user_agent(request),
+    )
+
+
+def user_for_username(username: str) -> AbstractBaseUser | None:
+    if not username:
+        return None
+    model = get_user_model()
+    user: AbstractBaseUser | None = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
+    return user
+
+
+def on_user_logged_in(sender: Any, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
+    record_sign_in(
+        user=user, username=user.get_username(), outcome=SignInOutcome.SUCCESS, request=request, now=timezone.now()
+    )
+
+
+def on_user_login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    username = str(credentials.get("username") or "")
+    record_sign_in(
+        user=user_for_username(username),
+        username=username,
+        outcome=SignInOutcome.FAILURE,
+        request=request,
+        now=timezone.now(),
+    )
+
+
+def record_refused_sign_in(*, request: HttpRequest, username: str, now: datetime) -> None:
+    """A sign-in refused by the rate limiter, when it named a manager (the password was not checked)."""
+    record_sign_in(
+        user=user_for_username(username),
+        username=username,
+        outcome=SignInOutcome.RATE_LIMITED,
+        request=request,
+        now=now,
+    )
+
+
+def _minute(now: datetime) -> datetime:
+    return now.replace(second=0, microsecond=0)
+
+
+def record_token_use(token: ApiToken, *, request: HttpRequest, now: datetime) -> bool:
+    """Record a use of a manager's token, once per token per minute. False when nothing needed writing."""
+    rep = token.rep
+    if rep is None or not rep.is_manager:
+        return False
+    minute = _minute(now)
+    try:
+        first_this_minute = cache.add(f"tokenuse:{token.pk}:{minute:%Y%m%d%H%M}", 1, timeout=120)
+    except Exception:  # the cache is down: the unique constraint still keeps one row per minute
+        logger.warning("token-use cache unavailable", exc_info=True)
+        first_this_minute = True
+    if not first_this_minute:
+        return False
+    TokenUse.objects.bulk_create(
+        [
+            TokenUse(
+                token=token,
+                rep=rep,
+                minute=minute,
+                address=_address(request),
+                method=(request.method or "")[:10],
+                path=request.path[:200],
+                user_agent=_user_agent(request),
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return True
