@@ -83,13 +83,23 @@ def _status_for_errors(request: HttpRequest) -> int:
     return 200 if getattr(request, "htmx", False) else 400
 
 
-def _errors(exc: ServiceError | ServiceErrors) -> dict[str, str]:
-    """Messages by field (`__all__` for those without one); several on one field are joined."""
+def _errors(exc: ServiceError | ServiceErrors, *, shown: tuple[str, ...]) -> dict[str, str]:
+    """Messages by field; a field the form does not show (or none) goes to `__all__`, above the form.
+
+    `shown`: the fields the page writes errors next to (`employees` covers `employees.min`).
+    Several messages on one field are joined.
+    """
     out: dict[str, str] = {}
     for error in exc.errors if isinstance(exc, ServiceErrors) else [exc]:
-        key = error.field or "__all__"
+        field = error.field or ""
+        key = field if field.split(".")[0] in shown else "__all__"
         out[key] = f"{out[key]} {error.message}" if key in out else error.message
     return out
+
+
+EDIT_FIELDS = (*CRITERIA_KEYS, "distribution", "priority", "parent", "members", "weight")
+REP_FIELDS = ("capacity", "start", "end")
+DEPART_FIELDS = ("effective_at",)
 
 
 def _words(value: str) -> str:
@@ -217,7 +227,8 @@ def territory_diff(request: HttpRequest) -> HttpResponse:
         "by_territory": sorted(by_territory.items()),
         "change_count": len(changes),
     }
-    return render_page(request, "territories/diff.html", context, partial="changes", status=400 if error else 200)
+    status = _status_for_errors(request) if error else 200
+    return render_page(request, "territories/diff.html", context, partial="changes", status=status)
 
 
 @require_GET
@@ -390,7 +401,7 @@ def territory_edit(request: HttpRequest, territory_id: int) -> HttpResponse:
             change = _territory_change(request.POST.dict())
             territory = update_territory(territory_id=territory.pk, actor=_actor(request), now=timezone.now(), **change)
         except (ServiceError, ServiceErrors) as exc:
-            errors = _errors(exc)
+            errors = _errors(exc, shown=EDIT_FIELDS)
             status = _status_for_errors(request)
         else:
             saved = "Saved."
@@ -633,7 +644,7 @@ def roster_rep(request: HttpRequest, rep_id: int) -> HttpResponse:
             else:
                 raise ServiceError(ErrorCode.INVALID, "unknown change", "__all__")
         except ServiceError as exc:
-            errors = _errors(exc)
+            errors = _errors(exc, shown=REP_FIELDS)
             status = _status_for_errors(request)
         else:
             if not getattr(request, "htmx", False):
@@ -688,7 +699,7 @@ def roster_depart(request: HttpRequest, rep_id: int) -> HttpResponse:
             effective = _parse_moment(request.POST.get("effective_at", ""))
             mark_rep_departed(rep_id=rep.pk, effective_at=effective, actor=_actor(request), now=now)
         except ServiceError as exc:
-            errors = _errors(exc)
+            errors = _errors(exc, shown=DEPART_FIELDS)
             status = 400
         else:
             when = "now" if effective is None or effective <= now else f"on {effective:%Y-%m-%d %H:%M} UTC"
@@ -703,7 +714,7 @@ def roster_depart(request: HttpRequest, rep_id: int) -> HttpResponse:
         "summary": [(kind, sorted(plan.counts().get(kind, {}).items())) for kind in kinds if kind in plan.counts()],
         "departed": rep.status == RepStatus.DEPARTED,
         "errors": errors,
-        "form_error": " ".join(v for k, v in errors.items() if k != "effective_at"),
+        "form_error": errors.get("__all__", ""),
         "effective_error": errors.get("effective_at", ""),
         "effective_value": request.POST.get("effective_at", "") if request.method == "POST" else "",
     }

@@ -182,7 +182,9 @@ def test_a_published_territory_cannot_be_edited_from_the_console(client: Client,
     assert "cannot change" in page and "Add member" not in page
     response = client.post(url, {"action": "add_value", "key": "countries", "value": "FR"})
     assert response.status_code == 400
-    assert "v1 is published and cannot change" in _html(response)
+    assert '<p class="error" role="alert">v1 is published and cannot change; make a new draft from it</p>' in _html(
+        response
+    )
     emea.refresh_from_db()
     assert emea.criteria == {"countries": ["GB", "DE"]}
 
