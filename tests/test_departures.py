@@ -154,19 +154,26 @@ def test_a_rolled_back_departure_sends_nothing(django_capture_on_commit_callback
 
 
 @pytest.mark.django_db
-def test_a_departure_effective_later_takes_effect_when_the_sweep_reaches_its_time():
+def test_a_departure_can_be_backdated_and_its_deadline_counts_from_the_day_the_rep_left():
     book = Book()
-    account, _ = ny_account(book.dan)
-    last_day = FRIDAY_10 + timedelta(days=7)
-    rep = mark_rep_departed(rep_id=book.dan.pk, effective_at=last_day, actor=Actor(rep=book.mona), now=FRIDAY_10)
-    assert (rep.status, rep.departed_at) == ("ACTIVE", last_day)
-    assert sweep_departures(now=last_day - timedelta(seconds=1)).counts == {}
-    assert current_owner_of(account=account) == book.dan
-    result = sweep_departures(now=last_day)
-    assert result.counts["departures_effective"] == 1
-    rep.refresh_from_db()
-    assert rep.status == "DEPARTED"
-    assert current_owner_of(account=account) == book.hank
+    left_on_friday = FRIDAY_10
+    rep = mark_rep_departed(
+        rep_id=book.dan.pk, effective_at=left_on_friday, actor=Actor(rep=book.mona), now=FRIDAY_10 + timedelta(days=3)
+    )
+    assert (rep.status, rep.departed_at) == ("DEPARTED", left_on_friday)
+    assert rep.reassignment_due_at == datetime(2025, 3, 10, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_a_departure_cannot_be_confirmed_ahead_of_the_reps_last_day():
+    book = Book()
+    with pytest.raises(ServiceError) as err:
+        mark_rep_departed(
+            rep_id=book.dan.pk, effective_at=FRIDAY_10 + timedelta(days=7), actor=Actor(rep=book.mona), now=FRIDAY_10
+        )
+    assert (err.value.code, err.value.field) == (ErrorCode.INVALID, "effectiveAt")
+    book.dan.refresh_from_db()
+    assert book.dan.status == "ACTIVE"
 
 
 # --- where things go ---------------------------------------------------------------------------------
@@ -403,7 +410,7 @@ def test_the_new_owners_and_the_manager_are_notified_of_a_departures_reassignmen
     to_manager = [
         n.subject for n in Notification.objects.filter(kind="DEPARTURE", recipient_rep=book.mona).order_by("id")
     ]
-    assert to_manager == ["Dan Departing departs now", "Dan Departing's records are reassigned"]
+    assert to_manager == ["Dan Departing departed now", "Dan Departing's records are reassigned"]
 
 
 @pytest.mark.postgres

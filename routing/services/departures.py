@@ -351,12 +351,13 @@ def remaining_of(rep_id: int) -> dict[str, int]:
 def mark_rep_departed(*, rep_id: int, effective_at: datetime | None = None, actor: Actor, now: datetime) -> Rep:
     """A manager of the rep (or RevOps) confirms the rep's departure.
 
-    The rep becomes DEPARTED at `effective_at` (default now; a future time is a pending
-    departure that the departures sweep makes effective), which also stops their API
-    tokens (leadowner.tokens refuses departed reps). Everything they own is due to be
-    reassigned `policy.departure_business_days` business days after it, in the rule
-    set's calendar; the reassignment task is sent when this commits, and the departures
-    sweep finishes whatever a lost task leaves.
+    The rep is DEPARTED from now on, which also stops their API tokens (leadowner.tokens
+    refuses departed reps). `effective_at` (default now) records when they left; it may
+    be in the past (they left on Friday), not in the future: a departure is confirmed on
+    or after the last day, so no half-departed state exists. Everything they own is due
+    to be reassigned `policy.departure_business_days` business days after `effective_at`,
+    in the rule set's calendar; the reassignment task is sent when this commits, and the
+    departures sweep finishes whatever a lost task leaves.
     """
     rep = Rep.objects.select_related("manager").filter(pk=rep_id).first()
     if rep is None:
@@ -366,24 +367,26 @@ def mark_rep_departed(*, rep_id: int, effective_at: datetime | None = None, acto
     if rep.status == RepStatus.DEPARTED:
         raise ServiceError(ErrorCode.INVALID_TRANSITION, f"{rep.name} has already departed")
     effective = effective_at or now
+    if effective > now:
+        raise ServiceError(
+            ErrorCode.INVALID, "a departure is confirmed on or after the rep's last day, not ahead of it", "effectiveAt"
+        )
     rule_set = published_rule_set()
     due = _due_at(rep, rule_set, effective)
-    takes_effect = effective <= now
     with transaction.atomic():
-        changes: dict[str, object] = {"departed_at": effective, "reassignment_due_at": due}
-        if takes_effect:
-            changes["status"] = RepStatus.DEPARTED
-        updated = Rep.objects.filter(pk=rep.pk, status=rep.status).update(**changes)
+        updated = Rep.objects.filter(pk=rep.pk, status=rep.status).update(
+            status=RepStatus.DEPARTED, departed_at=effective, reassignment_due_at=due
+        )
         if updated == 0:
             raise ServiceError(ErrorCode.CONFLICT, f"{rep.name} changed meanwhile; try again")
         rep.refresh_from_db()
         successor = successor_manager(rep)
         left = remaining_of(rep.pk)
-        when = "now" if takes_effect else f"on {effective:%Y-%m-%d %H:%M} UTC"
+        when = "now" if effective == now else f"on {effective:%Y-%m-%d %H:%M} UTC"
         notify(
             recipients=[successor, actor.rep],
             kind=NotificationKind.DEPARTURE,
-            subject=f"{rep.name} departs {when}",
+            subject=f"{rep.name} departed {when}",
             body=(
                 f"{rep.name} <{rep.email}> was marked departed by {actor.label}, effective {when}.\n"
                 f"They own {left['accounts']} accounts (claims included), {left['leads']} leads and "
@@ -391,10 +394,9 @@ def mark_rep_departed(*, rep_id: int, effective_at: datetime | None = None, acto
             ),
             now=now,
         )
-        if takes_effect:
-            from routing.tasks import reassign_departed_rep as task
+        from routing.tasks import reassign_departed_rep as task
 
-            enqueue_on_commit(task, rep.pk)
+        enqueue_on_commit(task, rep.pk)
     return rep
 
 
@@ -583,21 +585,6 @@ def reassign_departed_rep(
     return result
 
 
-def _make_pending_departures_effective(now: datetime, result: SweepResult) -> None:
-    pending = list(
-        Rep.objects.filter(departed_at__lte=now, reassignment_due_at__isnull=False)
-        .exclude(status=RepStatus.DEPARTED)
-        .values_list("pk", flat=True)[:100]
-    )
-    for rep_id in pending:
-        took = (
-            Rep.objects.filter(pk=rep_id, departed_at__lte=now)
-            .exclude(status=RepStatus.DEPARTED)
-            .update(status=RepStatus.DEPARTED)
-        )
-        result.add("departures_effective", took)
-
-
 def departed_reps_with_records(*, limit: int = 50) -> list[int]:
     """Departed reps who still own something, earliest reassignment deadline first."""
     owns = Ownership.objects.filter(rep_id=OuterRef("pk"), ended_at__isnull=True)
@@ -611,9 +598,8 @@ def departed_reps_with_records(*, limit: int = 50) -> list[int]:
 
 
 def sweep_departures(*, now: datetime, batch_size: int = 1000) -> SweepResult:
-    """Make pending departures effective, then reassign what departed reps still own."""
+    """Reassign what departed reps still own, earliest deadline first (a lost task, a rep imported as DEPARTED)."""
     result = SweepResult()
-    _make_pending_departures_effective(now, result)
     deadline = Deadline()
     for rep_id in departed_reps_with_records():
         left = deadline.left
