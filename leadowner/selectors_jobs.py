@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Max
 
 from leadowner.beat import JOBS
+from leadowner.errors import ErrorCode, ServiceError
 from leadowner.models import JobRun
 from routing.services.departures import DeparturePlan, departed_reps_with_records, preview_departure, remaining_of
 from territories.models import Rep
@@ -73,4 +74,7 @@ def departures_in_progress(*, limit: int = 50) -> list[DepartureProgress]:
 
 def departure_preview(*, rep_id: int, now: datetime) -> DeparturePlan:
     """The roster screen's preview before a manager confirms a departure (routing.services.departures)."""
-    return preview_departure(rep=Rep.objects.get(pk=rep_id), now=now)
+    rep = Rep.objects.filter(pk=rep_id).first()
+    if rep is None:
+        raise ServiceError(ErrorCode.NOT_FOUND, f"no rep #{rep_id}", "repId")
+    return preview_departure(rep=rep, now=now)

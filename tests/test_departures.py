@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
 from leadowner.models import Notification
+from leadowner.selectors_jobs import departure_preview, departures_in_progress
 from leadowner.tokens import authenticate_token, issue_token
 from routing.models import Account, Lead, Opportunity, Ownership, OwnershipChange
 from routing.services.departures import (
@@ -470,3 +471,25 @@ def test_a_departure_of_10_000_accounts_finishes_in_well_under_a_minute():
     assert OwnershipChange.objects.filter(actor=departure_actor(book.dan)).count() == 10_000
     assert not Ownership.objects.filter(rep=book.dan, ended_at__isnull=True).exists()
     assert Lead.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_roster_screen_sees_departures_in_progress_with_what_remains_and_their_deadline():
+    book = Book()
+    ny_account(book.dan)
+    owned_lead(book.dan, FRIDAY_10, subdivision="US-NY")
+    book.depart()
+    (progress,) = departures_in_progress()
+    assert (progress.rep_id, progress.reassignment_due_at, progress.done) == (
+        book.dan.pk,
+        datetime(2025, 3, 10, 10, 0, tzinfo=UTC),
+        False,
+    )
+    assert progress.remaining == {"accounts": 1, "leads": 1, "opportunities": 0}
+    reassign_departed_rep(rep_id=book.dan.pk, now=FRIDAY_10)
+    assert departures_in_progress() == []
+    plan = departure_preview(rep_id=RepFactory().pk, now=FRIDAY_10)
+    assert plan.moves == ()
+    with pytest.raises(ServiceError) as err:
+        departure_preview(rep_id=999_999, now=FRIDAY_10)
+    assert err.value.code == ErrorCode.NOT_FOUND
