@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,6 +21,7 @@ from tests.factories import (
     ActivityFactory,
     DealRegistrationFactory,
     DisputeFactory,
+    LeadFactory,
     ManagerFactory,
     OpportunityFactory,
     OwnershipFactory,
@@ -331,3 +333,87 @@ def test_every_input_on_the_record_pages_has_a_label(client: Client, family: dic
         if 'type="hidden"' in found.group(0) or found.group(1) == "lookup-q":
             continue
         assert f'<label for="{found.group(1)}">' in html, found.group(1)
+
+
+class _Structure(HTMLParser):
+    """Balanced tags, unique ids, and the ids of labels and of form fields, from a rendered page."""
+
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.problems: list[str] = []
+        self.ids: list[str] = []
+        self.label_for: set[str] = set()
+        self.fields: list[str] = []  # ids of visible inputs, selects and textareas
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.append(str(found["id"]))
+        if tag == "label" and found.get("for"):
+            self.label_for.add(str(found["for"]))
+        if tag in ("input", "select", "textarea") and found.get("type") not in ("hidden", "submit"):
+            wrapped = "label" in self.open
+            if not wrapped:
+                self.fields.append(str(found.get("id") or f"<{tag} name={found.get('name')} without id>"))
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID:
+            return
+        if not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes <{self.open[-1] if self.open else 'nothing'}>")
+            if tag in self.open:
+                while self.open and self.open.pop() != tag:
+                    pass
+            return
+        self.open.pop()
+
+
+def _check_structure(html: str, url: str) -> None:
+    page = _Structure()
+    page.feed(html)
+    assert page.problems == [], (url, page.problems[:5])
+    duplicates = {i for i in page.ids if page.ids.count(i) > 1}
+    assert duplicates == set(), (url, duplicates)
+    unlabelled = [f for f in page.fields if f not in page.label_for]
+    assert unlabelled == [], (url, unlabelled)
+    assert page.label_for <= set(page.ids), (url, page.label_for - set(page.ids))
+
+
+def test_every_screen_is_well_formed_with_unique_ids_and_a_label_for_every_field(
+    client: Client, family: dict[str, object], routed_lead: Lead, manager: Rep
+) -> None:
+    olive = family["olive"]
+    dispute = olive.disputes.get()  # type: ignore[attr-defined]
+    LeadFactory(decision={"step": "TERRITORY", "territory_id": 1})
+    RuleSetFactory(version=99, status="DRAFT", published_at=None)
+    _history(olive, 3)  # type: ignore[arg-type]
+    urls = [
+        reverse("console:account", args=[olive.pk]),  # type: ignore[attr-defined]
+        reverse("console:lead", args=[routed_lead.pk]),
+        reverse("console:unassigned"),
+        reverse("console:claim_queue"),
+        reverse("console:registrations"),
+        reverse("console:disputes"),
+        reverse("console:dispute", args=[dispute.pk]),
+        reverse("console:simulate"),
+        reverse("console:audit"),
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _check_structure(_html(response), url)
+    # The answers with errors and confirmations too.
+    answers = [
+        client.post(reverse("console:account_transfer", args=[olive.pk]), {"role": "SALES", "reason": ""}),  # type: ignore[attr-defined]
+        client.post(reverse("console:unassigned"), {"act": "assign", "lead": [routed_lead.pk]}),
+        client.post(reverse("console:registrations"), {"act": "reject", "registration": ["1"], "reason": ""}),
+        client.post(reverse("console:simulate"), {"csv": "email\nnot-an-email\nok@x.example\n", "draft": "99"}),
+    ]
+    for response in answers:
+        assert response.status_code == 200
+        _check_structure(_html(response), response.request["PATH_INFO"])
