@@ -75,6 +75,7 @@ class RateLimitedLoginView(LoginView):
             audit.record_refused_sign_in(request=request, username=username, now=timezone.now())
             # An unbound form: binding it would validate it, and validating checks the password.
             form = self.get_form_class()(request=request, initial={"username": username[:150]})
+            form.cleaned_data = {}
             form.add_error(None, f"Too many failed sign-in attempts. Try again in {limited.retry_after} seconds.")
             response = self.render_to_response(self.get_context_data(form=form), status=429)
             response["Retry-After"] = str(limited.retry_after)

@@ -17,6 +17,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
@@ -76,6 +77,9 @@ class GraphQLView(StrawberryGraphQLView[Context, None]):
             return self.run(request=request)
         except HTTPException as e:
             return transport_error(e.status_code, e.reason, request_id=request_id)
+        except RequestDataTooBig:
+            maximum = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return transport_error(413, f"The request body is larger than {maximum} bytes.", request_id=request_id)
 
     def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         try:
