@@ -137,7 +137,10 @@ def _context(**extra: Any) -> dict[str, Any]:
 def simulate(request: HttpRequest) -> HttpResponse:
     """Try a draft rule set on sample leads: each decision under the published rules and the draft. Writes nothing."""
     if request.method == "GET":
-        return render_page(request, TEMPLATE, _context(), partial="result")
+        # The territory map links here with ?draft=N: that draft comes pre-selected.
+        preselected = _draft(request.GET.get("draft"))
+        form = {"csv": "", "draft": str(preselected.version) if preselected else ""}
+        return render_page(request, TEMPLATE, _context(form=form), partial="result")
     form = {"csv": request.POST.get("csv", ""), "draft": request.POST.get("draft", "")}
     errors: dict[str, str] = {}
     draft = _draft(form["draft"])

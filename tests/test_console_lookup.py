@@ -254,3 +254,8 @@ def test_the_lookup_page_costs_the_same_queries_whatever_the_history_length(
     with django_assert_num_queries(13):  # type: ignore[operator]
         response = client.get(LOOKUP, {"q": "ibm.com"})
     assert len(response.context["history"]) == min(rows, 25)
+
+
+def test_the_found_account_links_to_its_account_page(client: Client, ibm: Account) -> None:
+    page = _html(client.get(reverse("console:lookup"), {"q": "ibm.com"}))
+    assert f'href="{reverse("console:account", args=[ibm.pk])}"' in page

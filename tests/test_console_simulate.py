@@ -214,3 +214,11 @@ def test_draft_and_published_rule_sets_are_left_as_they_were(client: Client, rul
         (2, "DRAFT"),
     ]
     assert Rep.objects.count() == 4  # Ada, Bo, Cy and the manager
+
+
+def test_the_territory_map_link_preselects_its_draft(client: Client, rules: dict[str, object]) -> None:
+    draft = rules["draft"]
+    assert isinstance(draft, RuleSet)
+    page = _html(client.get(reverse("console:simulate"), {"draft": draft.version}))
+    assert f'<option value="{draft.version}" selected' in page
+    assert " selected" not in _html(client.get(reverse("console:simulate")))
