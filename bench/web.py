@@ -462,6 +462,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    os.environ["BENCH_VIEWS"] = "1"  # the reference views, for counting their queries in this process
     setup_django(args.database_url, migrate=False)
     token = issue_bench_token()
     samples = sample_accounts(4000 if not args.quick else 1500, seed=11)

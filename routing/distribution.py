@@ -32,7 +32,7 @@ from datetime import date
 from fractions import Fraction
 
 from django.db import connection
-from django.db.models import Count, F
+from django.db.models import Count, F, Prefetch, prefetch_related_objects
 
 from routing.models import OPEN_LEAD_STAGES, OwnerRole, Ownership
 from territories.models import (
@@ -203,7 +203,11 @@ class SimulatedCounters(Counters):
 
 
 def _members(territory: Territory) -> list[TerritoryMember]:
-    # Uses the prefetch when the caller made one (prefetch_related("memberships__rep")).
+    # Uses the prefetch when the caller made one (prefetch_related("memberships__rep")); else
+    # one query for this territory's members and their reps (routing_territories loads none).
+    prefetch_related_objects(
+        [territory], Prefetch("memberships", queryset=TerritoryMember.objects.select_related("rep"))
+    )
     return sorted(territory.memberships.all(), key=lambda m: (m.position, m.pk))
 
 
