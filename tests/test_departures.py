@@ -23,6 +23,7 @@ from routing.services.departures import (
     preview_departure,
     reassign_departed_rep,
     remaining_of,
+    start_due_departures,
     sweep_departures,
 )
 from territories.models import Rep
@@ -166,15 +167,33 @@ def test_a_departure_can_be_backdated_and_its_deadline_counts_from_the_day_the_r
 
 
 @pytest.mark.django_db
-def test_a_departure_cannot_be_confirmed_ahead_of_the_reps_last_day():
+def test_a_departure_ahead_is_scheduled_and_the_rep_works_on_until_then(monkeypatch):
+    import routing.services.departures as departures
+
+    enqueued: list[object] = []
+    monkeypatch.setattr(departures, "enqueue_on_commit", lambda task, *args: enqueued.append((task.name, args)))
     book = Book()
-    with pytest.raises(ServiceError) as err:
-        mark_rep_departed(
-            rep_id=book.dan.pk, effective_at=FRIDAY_10 + timedelta(days=7), actor=Actor(rep=book.mona), now=FRIDAY_10
-        )
-    assert (err.value.code, err.value.field) == (ErrorCode.INVALID, "effectiveAt")
+    last_day = FRIDAY_10 + timedelta(days=7)
+    rep = mark_rep_departed(rep_id=book.dan.pk, effective_at=last_day, actor=Actor(rep=book.mona), now=FRIDAY_10)
+    assert (rep.status, rep.departed_at) == ("ACTIVE", last_day)
+    assert rep.reassignment_due_at is not None and rep.reassignment_due_at > last_day
+    assert enqueued == [], "nothing is reassigned before the last day"
+    start_due_departures(now=last_day)
+    assert enqueued == [("routing.tasks.reassign_departed_rep", (book.dan.pk,))]
+
+
+@pytest.mark.django_db
+def test_a_scheduled_departure_starts_when_its_day_comes_and_only_once():
+    book = Book()
+    last_day = FRIDAY_10 + timedelta(days=7)
+    mark_rep_departed(rep_id=book.dan.pk, effective_at=last_day, actor=Actor(rep=book.mona), now=FRIDAY_10)
+    assert start_due_departures(now=last_day - timedelta(seconds=1)) == []
     book.dan.refresh_from_db()
     assert book.dan.status == "ACTIVE"
+    assert start_due_departures(now=last_day) == [book.dan.pk]
+    assert start_due_departures(now=last_day + timedelta(minutes=1)) == []
+    book.dan.refresh_from_db()
+    assert book.dan.status == "DEPARTED"
 
 
 # --- where things go ---------------------------------------------------------------------------------

@@ -351,13 +351,15 @@ def remaining_of(rep_id: int) -> dict[str, int]:
 def mark_rep_departed(*, rep_id: int, effective_at: datetime | None = None, actor: Actor, now: datetime) -> Rep:
     """A manager of the rep (or RevOps) confirms the rep's departure.
 
-    The rep is DEPARTED from now on, which also stops their API tokens (leadowner.tokens
-    refuses departed reps). `effective_at` (default now) records when they left; it may
-    be in the past (they left on Friday), not in the future: a departure is confirmed on
-    or after the last day, so no half-departed state exists. Everything they own is due
-    to be reassigned `policy.departure_business_days` business days after `effective_at`,
-    in the rule set's calendar; the reassignment task is sent when this commits, and the
-    departures sweep finishes whatever a lost task leaves.
+    `effective_at` (default now) is the rep's last moment; it may be in the past (they
+    left on Friday). When it has come, the rep is DEPARTED at once, which also stops their
+    API tokens (leadowner.tokens refuses departed reps), and the reassignment task is sent
+    when this commits. A date ahead (the rep gave notice) schedules the departure: the rep
+    keeps working until then, `departed_at` holds the date, and the departures sweep marks
+    them DEPARTED when it comes (`start_due_departures`). Either way everything they own
+    is due to be reassigned `policy.departure_business_days` business days after
+    `effective_at`, in the rule set's calendar; the departures sweep finishes whatever a
+    lost task leaves.
     """
     rep = Rep.objects.select_related("manager").filter(pk=rep_id).first()
     if rep is None:
@@ -367,12 +369,10 @@ def mark_rep_departed(*, rep_id: int, effective_at: datetime | None = None, acto
     if rep.status == RepStatus.DEPARTED:
         raise ServiceError(ErrorCode.INVALID_TRANSITION, f"{rep.name} has already departed")
     effective = effective_at or now
-    if effective > now:
-        raise ServiceError(
-            ErrorCode.INVALID, "a departure is confirmed on or after the rep's last day, not ahead of it", "effectiveAt"
-        )
     rule_set = published_rule_set()
     due = _due_at(rep, rule_set, effective)
+    if effective > now:
+        return _schedule_departure(rep, effective=effective, due=due, actor=actor, now=now)
     with transaction.atomic():
         updated = Rep.objects.filter(pk=rep.pk, status=rep.status).update(
             status=RepStatus.DEPARTED, departed_at=effective, reassignment_due_at=due
@@ -398,6 +398,49 @@ def mark_rep_departed(*, rep_id: int, effective_at: datetime | None = None, acto
 
         enqueue_on_commit(task, rep.pk)
     return rep
+
+
+def _schedule_departure(rep: Rep, *, effective: datetime, due: datetime, actor: Actor, now: datetime) -> Rep:
+    """Record a departure ahead: the rep works on until `effective`; the sweep starts it then."""
+    with transaction.atomic():
+        updated = Rep.objects.filter(pk=rep.pk, status=rep.status).update(
+            departed_at=effective, reassignment_due_at=due
+        )
+        if updated == 0:
+            raise ServiceError(ErrorCode.CONFLICT, f"{rep.name} changed meanwhile; try again")
+        rep.refresh_from_db()
+        notify(
+            recipients=[successor_manager(rep), actor.rep],
+            kind=NotificationKind.DEPARTURE,
+            subject=f"{rep.name} departs on {effective:%Y-%m-%d %H:%M} UTC",
+            body=(
+                f"{rep.name} <{rep.email}> was scheduled to depart by {actor.label}, effective "
+                f"{effective:%Y-%m-%d %H:%M} UTC. Everything they own then is reassigned by {due:%Y-%m-%d %H:%M} UTC."
+            ),
+            now=now,
+        )
+    return rep
+
+
+def start_due_departures(*, now: datetime) -> list[int]:
+    """Reps whose scheduled departure has come become DEPARTED (conditional update: once).
+
+    A rep re-imported as ACTIVE has `departed_at` cleared by the import, so a stale date
+    never departs them again.
+    """
+    started: list[int] = []
+    due = Rep.objects.filter(departed_at__lte=now, reassignment_due_at__isnull=False).exclude(status=RepStatus.DEPARTED)
+    for rep in due.only("pk", "status", "departed_at")[:200]:
+        with transaction.atomic():
+            changed = Rep.objects.filter(pk=rep.pk, status=rep.status, departed_at=rep.departed_at).update(
+                status=RepStatus.DEPARTED
+            )
+            if changed:
+                from routing.tasks import reassign_departed_rep as task
+
+                enqueue_on_commit(task, rep.pk)
+                started.append(rep.pk)
+    return started
 
 
 # --- doing it ---------------------------------------------------------------------------------------
@@ -601,6 +644,9 @@ def sweep_departures(*, now: datetime, batch_size: int = 1000) -> SweepResult:
     """Reassign what departed reps still own, earliest deadline first (a lost task, a rep imported as DEPARTED)."""
     result = SweepResult()
     deadline = Deadline()
+    started = start_due_departures(now=now)
+    if started:
+        result.add("departures_started", len(started))
     for rep_id in departed_reps_with_records():
         left = deadline.left
         if left <= 0:
