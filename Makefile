@@ -43,3 +43,18 @@ schema: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# --- benchmarks (bench/run.py): PostgreSQL and Redis on this machine, load on loopback only
+.PHONY: bench-scaleout
+
+## bench: every figure beside its floor at 1M accounts (and match/routing at 10k, 100k); < 20 min
+bench: $(STAMP)
+	$(PY) -m bench
+
+## bench-quick: the same at 10k accounts with fewer requests; < 3 min (CI runs it)
+bench-quick: $(STAMP)
+	$(PY) -m bench --quick
+
+## bench-scaleout: 1 vs 2 web processes and 1 vs 2 Celery workers on the 1M book
+bench-scaleout: $(STAMP)
+	$(PY) -m bench --scaleout

@@ -74,6 +74,8 @@ class PeakRss:
         return self.peak - self.start
 
 
+LAST_PEAK_MB = 0.0  # the peak resident-set growth of the last measured() step
+FIGURES: list[Any] = []  # bench.report.Figure rows for --json-out (make bench)
 TRACE = False  # --tracemalloc: also trace Python allocations (slows Python code ~2x: times are then inflated)
 
 
@@ -91,6 +93,8 @@ def measured(label: str, work: Callable[[], Any]) -> tuple[Any, float]:
         tracemalloc.stop()
         traced = f"   peak Python allocations {peak / 1e6:7.1f} MB"
     grown = sampler.stop()
+    global LAST_PEAK_MB
+    LAST_PEAK_MB = grown
     print(f"{label:<34}: {seconds:8.2f} s   peak RSS +{grown:6.1f} MB (of {sampler.peak:.0f} MB){traced}")
     return result, seconds
 
@@ -170,6 +174,13 @@ def bench_departure(n: int, people: dict[str, Any]) -> None:
     assert history == n, history
     print(f"{'':<34}  {result.counts}; {history:,} history rows; {n / seconds:,.0f} accounts/s")
     print(f"{'ratio':<34}: {seconds / floor:.1f}x the bare UPDATE")
+    from bench.report import Figure
+
+    group = f"Departure of a rep owning {n:,} accounts"
+    FIGURES.append(
+        Figure(group, "seconds", "s", [seconds], "bare UPDATE of the same rows", [floor], target="ratio_max:3")
+    )
+    FIGURES.append(Figure(group, "peak memory growth", "MB", [LAST_PEAK_MB]))
 
 
 def bench_forfeits(n: int, people: dict[str, Any], *, limit: int) -> None:
@@ -244,6 +255,23 @@ def bench_forfeits(n: int, people: dict[str, Any], *, limit: int) -> None:
         print(f"{'':<34}  all {len(due_ids):,} due at this rate: {per_lead * len(due_ids) / 60:.0f} min")
     bare_same = floor * forfeited / len(due_ids)
     print(f"{'ratio':<34}: {seconds / bare_same:.0f}x the bare UPDATE of as many rows")
+    from bench.report import Figure
+
+    group = f"Forfeit sweep ({len(due_ids):,} due of {n:,} lead owners)"
+    part = f"; the first {forfeited:,} of the due, timed then stopped" if forfeited < len(due_ids) else ""
+    FIGURES.append(
+        Figure(
+            group,
+            f"seconds for {forfeited:,} forfeited and routed again",
+            "s",
+            [seconds],
+            "bare UPDATE of as many rows",
+            [bare_same],
+            target="ratio_max:3",
+            note=f"{forfeited / seconds:,.1f} leads/s{part}",
+        )
+    )
+    FIGURES.append(Figure(group, "peak memory growth", "MB", [LAST_PEAK_MB]))
     with connection.cursor() as cursor:
         cursor.execute(
             "EXPLAIN (ANALYZE, FORMAT JSON) SELECT o.rep_id, count(*) FROM routing_ownership o "
@@ -268,6 +296,7 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--tracemalloc", action="store_true", help="trace Python allocations too (slower)")
+    parser.add_argument("--json-out", help="also write the figures here (make bench)")
     args = parser.parse_args()
     global TRACE
     TRACE = args.tracemalloc
@@ -304,6 +333,10 @@ def main() -> int:
             bench_departure(args.accounts, people)
             if not args.skip_forfeits:
                 bench_forfeits(args.ownerships, people, limit=args.forfeit_limit)
+        if args.json_out:
+            import json
+
+            Path(args.json_out).write_text(json.dumps([f.to_json() for f in FIGURES]))
     finally:
         from django.db import connections
 
