@@ -24,6 +24,7 @@ run: $(STAMP)
 
 ## test: the whole suite, on PostgreSQL and Redis when they answer, then the portable part on SQLite
 test: $(STAMP)
+	@scripts/ensure_chromium.sh
 	@eval "$$($(PY) scripts/probe_backends.py)"; \
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
 	@echo "--- the database-portable tests again on the embedded SQLite default"
