@@ -272,11 +272,16 @@ def write_csv(
 ) -> int:
     """Write a header and rows with `\\n` line endings; no cell a spreadsheet would execute. Returns rows."""
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    # QUOTE_MINIMAL quotes a cell holding "\n" but not one holding a lone "\r": unquoted, the
+    # "\r" ends the row for every reader, and what follows it starts a row of its own (where
+    # "=cmd|..." would run). A row with such a cell is written fully quoted.
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(columns)
     flags = [c in numeric for c in columns]
     count = 0
     for row in rows:
-        writer.writerow([escape_cell(v, numeric=n) for v, n in zip(row, flags, strict=True)])
+        cells = [escape_cell(v, numeric=n) for v, n in zip(row, flags, strict=True)]
+        (quoted if any("\r" in c for c in cells) else writer).writerow(cells)
         count += 1
     return count
 
