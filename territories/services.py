@@ -546,14 +546,26 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.problems: list[RuleSetProblem] = []
-        self.loader = yaml.SafeLoader(text)
+        try:
+            self.loader = yaml.SafeLoader(text)
+        except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a control character)
+            self.loader = yaml.SafeLoader("")
+            line = text.count("\n", 0, exc.position) + 1
+            self.problem(line, "", f"not valid YAML: character #x{exc.character:04x} is not allowed")
 
     def problem(self, node: yaml.Node | int | None, fld: str, message: str, territory: str | None = None) -> None:
         line = node if isinstance(node, int) or node is None else _line(node)
         self.problems.append(RuleSetProblem(line, territory, fld, message))
 
     def value(self, node: yaml.Node) -> Any:
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except Exception as exc:  # only PyYAML's constructors run here, on the file's text
+            # A tag the safe loader refuses (!!python/...), a value its type cannot hold (2025-13-45),
+            # or an explicit tag on text it cannot parse (!!timestamp 'x' raises AttributeError).
+            problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else str(exc)
+            self.problem(node, "", f"not valid YAML: {problem}")
+            return None
 
     def mapping(
         self, node: yaml.Node, fld: str, known: Iterable[str], territory: str | None = None
@@ -591,6 +603,8 @@ class _Parser:
         spec = _RuleSetSpec()
         if len(self.text) > MAX_YAML_CHARS:
             self.problem(None, "", f"the file is larger than {MAX_YAML_CHARS:,} characters")
+            return spec
+        if self.problems:
             return spec
         try:
             root = self.loader.get_single_node()
