@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 INBOUND_OVERRIDE_CHOICES = ("existing_owner", "requested_rep")
+# No window is longer than ten years: a larger one overflows date arithmetic (timedelta,
+# business-day calendars) in every sweep that reads the policy.
+MAX_BY_UNIT = {"_days": 3650, "_hours": 87_600, "_minutes": 5_256_000}
 
 
 class PolicyError(ValueError):
@@ -54,6 +57,10 @@ class Policy:
                 continue
             if raw < 0 or (raw == 0 and key != "departure_business_days"):
                 errors.append(PolicyError(key, f"must be positive, got {raw}"))
+                continue
+            unit = next((u for u in MAX_BY_UNIT if key.endswith(u)), None)
+            if unit is not None and raw > MAX_BY_UNIT[unit]:
+                errors.append(PolicyError(key, f"must be at most {MAX_BY_UNIT[unit]:,} (ten years), got {raw}"))
                 continue
             if key == "fuzzy_threshold" and not 50 <= raw <= 100:
                 errors.append(PolicyError(key, "must be between 50 and 100"))
