@@ -45,6 +45,7 @@ from territories.selectors import policy_of, published_rule_set
 
 EXPIRY_ACTOR = "registration expiry job"
 LIVE_STATUSES = (DealRegistrationStatus.PENDING, DealRegistrationStatus.APPROVED)
+MAX_ESTIMATED_VALUE = Decimal(10**12)  # DealRegistration.estimated_value: max_digits=14, decimal_places=2
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,16 @@ def _clean(data: DealRegistrationData) -> _Cleaned:
         country = country_code(data.country) or ""
         if not country:
             raise ServiceError(ErrorCode.INVALID, f"unknown country {data.country!r}", "country")
-    if data.estimated_value is not None and data.estimated_value < 0:
+    value = data.estimated_value
+    if value is not None and not value.is_finite():
+        raise ServiceError(ErrorCode.INVALID, "the estimated value must be a number", "estimatedValue")
+    if value is not None and value < 0:
         raise ServiceError(ErrorCode.INVALID, "the estimated value cannot be negative", "estimatedValue")
+    if value is not None and value >= MAX_ESTIMATED_VALUE:
+        # The column holds 14 digits, 2 after the point: anything larger overflowed in the database.
+        raise ServiceError(
+            ErrorCode.INVALID, f"the estimated value must be less than {MAX_ESTIMATED_VALUE:,}", "estimatedValue"
+        )
     return _Cleaned(company, domain, country, data.estimated_value, data.note.strip())
 
 
