@@ -59,3 +59,8 @@ bench-quick: $(STAMP)
 ## bench-scaleout: 1 vs 2 web processes and 1 vs 2 Celery workers on the 1M book
 bench-scaleout: $(STAMP)
 	$(PY) -m bench --scaleout
+
+## screenshots: every console screen at laptop and tablet width into docs/screenshots/ (demo book, headless Chromium)
+screenshots: $(STAMP)
+	@scripts/ensure_chromium.sh
+	DEBUG=1 $(PY) manage.py screenshots --out docs/screenshots
