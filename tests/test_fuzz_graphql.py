@@ -166,3 +166,18 @@ def test_a_registration_worth_more_than_the_column_holds_is_invalid_not_a_server
         token=token,
     )
     assert user_error_codes(payload_of(body, "registerDeal")) == [("INVALID", "estimatedValue")]
+
+
+@pytest.mark.parametrize("field", ["company", "note", "domain", "country"])
+def test_a_registration_text_with_a_nul_character_is_invalid_not_a_server_error(field):
+    """Found by the partner fuzzer: a NUL in company or note reached PostgreSQL, which refuses it."""
+    from tests.graphql_support import gql, payload_of, user_error_codes
+
+    token = issue_token(partner_user=PartnerUserFactory())[1]
+    values = {"company": "Initech", field: "Ini\u0000tech"}
+    body = gql(
+        "mutation($input: DealRegistrationInput!) { registerDeal(input: $input) { errors { field code } } }",
+        {"input": values},
+        token=token,
+    )
+    assert user_error_codes(payload_of(body, "registerDeal")) == [("INVALID", field)]

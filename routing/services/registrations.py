@@ -67,6 +67,10 @@ class _Cleaned:
 
 
 def _clean(data: DealRegistrationData) -> _Cleaned:
+    for name in ("company", "domain", "country", "note"):
+        if "\x00" in getattr(data, name):
+            # PostgreSQL text cannot hold NUL: refused here, not as a database error.
+            raise ServiceError(ErrorCode.INVALID, f"the {name} contains a NUL character", name)
     company = data.company.strip()
     if not company:
         raise ServiceError(ErrorCode.INVALID, "the company is required", "company")
