@@ -38,6 +38,7 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ["BENCH_VIEWS"] = "1"
+    os.environ["SECURE_PROXY_SSL_HEADER"] = "HTTP_X_FORWARDED_PROTO,https"
     setup_django(args.database_url, migrate=False)
     from django.db import connection
     from django.test import Client
@@ -47,7 +48,7 @@ def main() -> int:
     from bench import web
 
     token = web.issue_bench_token()
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_FORWARDED_PROTO="https")
     samples = web.sample_accounts(max(args.n, 400) * 2, seed=5)
     bodies: list[dict[str, Any]]
     if args.what == "submit":
@@ -57,7 +58,9 @@ def main() -> int:
             for lead in web.lead_inputs(samples, args.n + 10, nonce, seed=1)
         ]
     elif args.what == "owner":
-        questions = web.owner_of_workload(samples, args.n + 10, seed=2)["domain" if args.kind == "domain" else "company name"]
+        questions = web.owner_of_workload(samples, args.n + 10, seed=2)[
+            "domain" if args.kind == "domain" else "company name"
+        ]
         bodies = [{"query": web.OWNER_OF, "variables": q} for q in questions]
     elif args.what == "accounts":
         bodies = [{"query": web.ACCOUNTS, "variables": {"first": args.rows}}] * (args.n + 10)

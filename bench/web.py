@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +39,9 @@ from bench.loadgen import LoadResult, percentile, request_bytes, run_load  # noq
 from bench.report import Figure  # noqa: E402
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
+# As behind the TLS-terminating proxy of a production deployment (settings: SECURE_SSL_REDIRECT
+# is on with DEBUG off; SECURE_PROXY_SSL_HEADER tells Django the proxy spoke HTTPS).
+PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
 BENCH_SECRET = "bench-only-secret-key-" + "x" * 40
 
 SUBMIT = """mutation Submit($input: LeadInput!) {
@@ -90,6 +94,7 @@ class Server:
             REDIS_URL=self.redis_url,
             BENCH_VIEWS="1",
             LOG_LEVEL="WARNING",
+            SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
         )
         return env
 
@@ -105,7 +110,8 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/minimal", timeout=2) as answer:
+                probe = urllib.request.Request(f"http://127.0.0.1:{self.port}/bench/minimal", headers=PROXY_HEADERS)
+                with urllib.request.urlopen(probe, timeout=2) as answer:  # noqa: S310
                     if answer.status == 200:
                         return
             except OSError:
@@ -132,7 +138,7 @@ class Server:
 
 def graphql_request(server: Server, token: str, query: str, variables: dict[str, Any]) -> bytes:
     body = json.dumps({"query": query, "variables": variables}).encode()
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}", **PROXY_HEADERS}
     return request_bytes("POST", "/graphql", host=server.host, body=body, headers=headers)
 
 
@@ -274,7 +280,7 @@ def bench_submit(
         "/bench/minimal",
         host=server.host,
         body=filler,
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}", **PROXY_HEADERS},
     )
     warm(server, submit)
     warm(server, same(minimal_request))
@@ -409,7 +415,7 @@ def count_queries(path: str, data: Any, token: str, method: str = "post") -> int
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_FORWARDED_PROTO="https")
     with CaptureQueriesContext(connection) as queries:
         if method == "post":
             answer = client.post(path, data=data, content_type="application/json")
@@ -426,7 +432,10 @@ def bench_accounts(server: Server, token: str, *, label: str, repeats: int, quic
         group = f"GraphQL accounts with owners, {rows} rows ({label} accounts)"
         graphql = graphql_request(server, token, ACCOUNTS, {"first": rows})
         plain = request_bytes(
-            "GET", f"/bench/accounts?first={rows}", host=server.host, headers={"Authorization": f"Bearer {token}"}
+            "GET",
+            f"/bench/accounts?first={rows}",
+            host=server.host,
+            headers={"Authorization": f"Bearer {token}", **PROXY_HEADERS},
         )
         timing = Figure(group, "time per request", "ms", reference="plain Django JSON view", target="ratio_max:3")
         if rows == 100:
@@ -447,6 +456,10 @@ def bench_accounts(server: Server, token: str, *, label: str, repeats: int, quic
     return figures
 
 
+def _stop_on_term(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
@@ -463,6 +476,8 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ["BENCH_VIEWS"] = "1"  # the reference views, for counting their queries in this process
+    os.environ["SECURE_PROXY_SSL_HEADER"] = "HTTP_X_FORWARDED_PROTO,https"
+    signal.signal(signal.SIGTERM, _stop_on_term)  # a timed-out phase still stops its server (finally)
     setup_django(args.database_url, migrate=False)
     token = issue_bench_token()
     samples = sample_accounts(4000 if not args.quick else 1500, seed=11)
