@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test test-sqlite lint typecheck check schema demo bench bench-quick screenshots fuzz clean
+.PHONY: run test test-sqlite lint typecheck check schema demo bench bench-quick screenshots fuzz audit clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,3 +64,14 @@ bench-scaleout: $(STAMP)
 screenshots: $(STAMP)
 	@scripts/ensure_chromium.sh
 	DEBUG=1 $(PY) manage.py screenshots --out docs/screenshots
+
+## fuzz: the long fuzz and state-machine runs (schemathesis, hypothesis) that `make test` runs bounded
+fuzz: $(STAMP)
+	@eval "$$($(PY) scripts/probe_backends.py)"; \
+	LEADOWNER_FUZZ_LONG=1 FUZZ_SEED=$${FUZZ_SEED:-1} STATEFUL_SEED=$${STATEFUL_SEED:-1} \
+	$(VENV)/bin/pytest -m slow $(PYTEST_ARGS) \
+		tests/test_fuzz_graphql.py tests/test_fuzz_imports.py tests/test_invariants_stateful.py
+
+## audit: known vulnerabilities in the installed dependencies (pip-audit; needs PyPI's advisory service)
+audit: $(STAMP)
+	$(VENV)/bin/pip-audit --local --progress-spinner off --skip-editable

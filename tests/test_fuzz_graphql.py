@@ -51,6 +51,9 @@ OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
+# The long runs are for `make fuzz` (which sets LEADOWNER_FUZZ_LONG=1); `make test` runs the bounded ones.
+LONG_RUN = pytest.mark.skipif(not os.environ.get("LEADOWNER_FUZZ_LONG"), reason="the long run: make fuzz")
+
 
 # GraphQL errors that are answers, not bugs (leadowner.graphql.errors, limits, ratelimit, the view).
 # The service codes (leadowner.errors.ErrorCode) are answers too, when a query raises one as a GraphQL error.
@@ -151,6 +154,7 @@ def test_no_generated_request_gets_a_server_error_or_a_malformed_answer(live_ser
 
 
 @pytest.mark.slow
+@LONG_RUN
 @pytest.mark.parametrize("who", ["manager", "partner"])
 def test_fuzz_long_run_no_server_error_or_malformed_answer(live_server, world, who):
     _fuzz(f"{live_server.url}/graphql", world[who], int(os.environ.get("FUZZ_LONG_EXAMPLES", "40")))

@@ -71,6 +71,9 @@ IMPORTERS: dict[str, Callable[..., Any]] = {
 MODELS = (Rep, Partner, PartnerUser, Account, AccountDomain, AccountAlias, Opportunity, Ownership, OwnershipChange)
 FORMULAS = ("=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1", '=HYPERLINK("http://x")')
 
+# The long runs are for `make fuzz` (which sets LEADOWNER_FUZZ_LONG=1); `make test` runs the bounded ones.
+LONG_RUN = pytest.mark.skipif(not os.environ.get("LEADOWNER_FUZZ_LONG"), reason="the long run: make fuzz")
+
 
 def _snapshot() -> dict[str, list[tuple[Any, ...]]]:
     return {m.__name__: sorted(m.objects.values_list(), key=repr) for m in MODELS}  # type: ignore[attr-defined]
@@ -368,6 +371,7 @@ def test_a_python_tag_in_yaml_is_refused_never_constructed():
 
 
 @pytest.mark.slow
+@LONG_RUN
 @pytest.mark.parametrize("kind", list(IMPORTERS))
 def test_fuzz_long_run_damaged_csv_files(kind):
     _with_an_account_for_opportunities()
@@ -381,6 +385,7 @@ def test_fuzz_long_run_damaged_csv_files(kind):
 
 
 @pytest.mark.slow
+@LONG_RUN
 def test_fuzz_long_run_damaged_yaml():
     RepFactory(email="ada@example.com")
 

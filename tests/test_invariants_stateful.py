@@ -73,6 +73,9 @@ reps = st.integers(0, 2)  # ada, bo, cy (index into the machine's reps)
 accounts = st.integers(0, len(DOMAINS) - 1)
 partners = st.integers(0, 1)
 
+# The long runs are for `make fuzz` (which sets LEADOWNER_FUZZ_LONG=1); `make test` runs the bounded ones.
+LONG_RUN = pytest.mark.skipif(not os.environ.get("LEADOWNER_FUZZ_LONG"), reason="the long run: make fuzz")
+
 
 class OwnershipMachine(RuleBasedStateMachine):
     """One small book, rolled back after each program."""
@@ -320,6 +323,7 @@ def test_ownership_invariants_hold_under_random_operation():
 
 
 @pytest.mark.slow
+@LONG_RUN
 @pytest.mark.django_db
 def test_ownership_invariants_hold_under_long_random_operation():
     _run(int(os.environ.get("STATEFUL_LONG_EXAMPLES", "150")), int(os.environ.get("STATEFUL_LONG_STEPS", "60")))
