@@ -138,9 +138,7 @@ async def _run(
                 sent = time.perf_counter()
                 writer.write(raw)
                 await writer.drain()
-                status, body, close = await asyncio.wait_for(
-                    _read_response(reader), timeout=ANSWER_TIMEOUT
-                )
+                status, body, close = await asyncio.wait_for(_read_response(reader), timeout=ANSWER_TIMEOUT)
                 result.latencies_ms.append((time.perf_counter() - sent) * 1000)
                 if close:  # a sync worker answers one request per connection: open the next one now
                     writer.close()

@@ -8,7 +8,7 @@ submitting, re-routing and dry runs.
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,19 +68,21 @@ def routing_territories(rule_set: RuleSet | None) -> list[Territory]:
     key = (rule_set.pk, rule_set.version, rule_set.created_at)
     rows = _frozen_territories.get(key)
     if rows is None:
-        rows = list(
-            Territory.objects.filter(rule_set=rule_set).order_by("position", "name").values_list(*_TERRITORY_FIELDS)
-        )
+        rows = [
+            (*row[:6], json.dumps(row[6]), row[7])
+            for row in Territory.objects.filter(rule_set=rule_set)
+            .order_by("position", "name")
+            .values_list(*_TERRITORY_FIELDS)
+        ]
         if len(_frozen_territories) > 16:
             _frozen_territories.clear()
         _frozen_territories[key] = rows
+    # from_db as the ORM builds rows; criteria from its JSON text, so no caller shares a dict.
     territories = [
-        Territory(**dict(zip(_TERRITORY_FIELDS, (*row[:6], copy.deepcopy(row[6]), row[7]), strict=True)))
-        for row in rows
+        Territory.from_db("default", _TERRITORY_FIELDS, (*row[:6], json.loads(row[6]), row[7])) for row in rows
     ]
     by_id = {t.pk: t for t in territories}
     for t in territories:
-        t._state.adding = False
         if t.parent_id is not None and t.parent_id in by_id:
             t.parent = by_id[t.parent_id]
     return territories
