@@ -227,3 +227,18 @@ def test_a_refused_document_changes_nothing():
         )
     assert _limit_errors(body) == ["aliases"]
     assert not Lead.objects.exists() and not Account.objects.exists()
+
+
+def test_a_nul_character_in_any_text_input_is_refused_as_a_malformed_request_and_writes_nothing():
+    token = token_for(rep=ManagerFactory())
+    mutation = "mutation($input: LeadInput!) { submitLead(input: $input) { errors { code } } }"
+    response = _post(
+        {"query": mutation, "variables": {"input": {"email": "a@b.example", "title": "CTO\x00"}}}, token=token
+    )
+    assert response.status_code == 400
+    assert "NUL character (variables.input.title)" in response.json()["errors"][0]["message"]
+    literal = 'mutation { submitLead(input: {email: "a@b.example", company: "Acme\\u0000"}) { errors { code } } }'
+    response = _post({"query": literal}, token=token)
+    assert response.status_code == 400
+    assert "NUL character (query)" in response.json()["errors"][0]["message"]
+    assert not Lead.objects.exists()

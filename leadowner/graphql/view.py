@@ -13,6 +13,7 @@ wrong content type) still answers a GraphQL-shaped JSON body with a code.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cross_web import HTTPException
@@ -35,6 +36,27 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 def _no_response(request: HttpRequest) -> HttpResponse:
     return HttpResponse()  # never called: only process_view runs
+
+
+# A GraphQL string literal spells NUL as \u0000 (or \u{0}); the parser would hand it on.
+_ESCAPED_NUL = re.compile(r"\\u(?:0000|\{0+\})", re.IGNORECASE)
+
+
+def _nul_in(value: object, path: str) -> str | None:
+    """The path of the first string holding a NUL character, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_in(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in(item, f"{path}.{index}")
+            if found:
+                return found
+    return None
 
 
 def csrf_rejection(request: HttpRequest) -> HttpResponseBase | None:
@@ -92,6 +114,15 @@ class GraphQLView(StrawberryGraphQLView[Context, None]):
             maximum: int = settings.GRAPHQL_MAX_BATCH
             if len(data) > maximum:
                 raise HTTPException(400, f"A batch may hold at most {maximum} operations, this one has {len(data)}.")
+        for operation in data if isinstance(data, list) else [data]:
+            where = (
+                _nul_in(operation.query, "query")
+                or ("query" if operation.query and _ESCAPED_NUL.search(operation.query) else None)
+                or _nul_in(operation.variables, "variables")
+            )
+            if where:
+                # No text column of ours can hold NUL (PostgreSQL refuses it): a malformed request.
+                raise HTTPException(400, f"Text may not contain a NUL character ({where}).")
         return data
 
     def get_context(self, request: HttpRequest, response: HttpResponse) -> Context:
