@@ -229,6 +229,20 @@ def test_a_second_approval_for_the_same_account_is_a_conflict_not_an_error(now):
     assert Ownership.objects.get(account=account, role="PARTNER").partner == first.partner
 
 
+def test_a_partner_cannot_be_approved_over_another_partners_earlier_pending_registration(now):
+    account = AccountFactory()
+    first = DealRegistrationFactory(account=account, submitted_at=now - timedelta(hours=2))
+    later = DealRegistrationFactory(account=account, submitted_at=now - timedelta(hours=1))
+    with pytest.raises(ServiceError) as err:
+        review_deal_registration(registration_id=later.pk, approve=True, reason=None, actor=manager_actor(), now=now)
+    assert err.value.code == ErrorCode.CONFLICT
+    assert first.partner.name in err.value.message and "first" in err.value.message
+    assert not Ownership.objects.filter(account=account, role="PARTNER").exists()
+    review_deal_registration(registration_id=first.pk, approve=False, reason="no budget", actor=manager_actor(), now=now)
+    review_deal_registration(registration_id=later.pk, approve=True, reason=None, actor=manager_actor(), now=now)
+    assert Ownership.objects.get(account=account, role="PARTNER", ended_at__isnull=True).partner == later.partner
+
+
 def test_a_direct_reps_earlier_valid_claim_wins_over_a_later_registration(now):
     account = AccountFactory()
     OwnershipFactory(

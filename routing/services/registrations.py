@@ -242,6 +242,22 @@ def _approve(registration: DealRegistration, *, reason: str | None, actor: Actor
             f"{claim.rep.name} claimed {account.name} on {claim.since:%Y-%m-%d %H:%M}, before this registration "
             f"was submitted on {registration.submitted_at:%Y-%m-%d %H:%M}: a direct rep's earlier valid claim wins",
         )
+    earlier = (
+        DealRegistration.objects.filter(
+            account=account, status=DealRegistrationStatus.PENDING, submitted_at__lt=registration.submitted_at
+        )
+        .exclude(partner=registration.partner)
+        .select_related("partner")
+        .order_by("submitted_at", "pk")
+        .first()
+    )
+    if earlier is not None:
+        # First valid wins between partners too: decide the earlier registration first.
+        raise ServiceError(
+            ErrorCode.CONFLICT,
+            f"{earlier.partner.name} registered {account.name} first (#{earlier.pk}, "
+            f"{earlier.submitted_at:%Y-%m-%d %H:%M}, still pending): review that registration first",
+        )
     rule_set = published_rule_set()
     policy = policy_of(rule_set)
     expires_at = now + timedelta(days=policy.registration_days)
