@@ -238,7 +238,8 @@ def test_a_partner_cannot_be_approved_over_another_partners_earlier_pending_regi
     assert err.value.code == ErrorCode.CONFLICT
     assert first.partner.name in err.value.message and "first" in err.value.message
     assert not Ownership.objects.filter(account=account, role="PARTNER").exists()
-    review_deal_registration(registration_id=first.pk, approve=False, reason="no budget", actor=manager_actor(), now=now)
+    manager = manager_actor()
+    review_deal_registration(registration_id=first.pk, approve=False, reason="no budget", actor=manager, now=now)
     review_deal_registration(registration_id=later.pk, approve=True, reason=None, actor=manager_actor(), now=now)
     assert Ownership.objects.get(account=account, role="PARTNER", ended_at__isnull=True).partner == later.partner
 
