@@ -49,7 +49,7 @@ from tests.factories import (
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Response
 
-TIMEOUT_MS = 8_000  # one step of a journey; a whole journey takes a few seconds
+TIMEOUT_MS = 10_000  # one step (a click, an expectation); generous for `make test` sharing two cores
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,9 @@ def browser() -> Iterator[Browser]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail("Playwright is missing: .venv/bin/pip install '.[dev]'", pytrace=False)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
     before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:

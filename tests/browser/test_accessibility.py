@@ -132,16 +132,18 @@ def test_the_jobs_table_refreshes_itself_but_not_while_the_keyboard_is_in_it(pag
     polls: list[str] = []
     page.on("request", lambda request: polls.append(request.url) if request.headers.get("hx-request") else None)
     page.goto(reverse("console:jobs"))
-    page.clock.run_for(16_000)
-    page.wait_for_timeout(300)  # what the poll asked for is on its way back
+    page.locator("#runs table").evaluate("table => { table.dataset.before = 'poll' }")
+    with page.expect_request(lambda request: bool(request.headers.get("hx-request"))):
+        page.clock.run_for(16_000)
+    expect(page.locator("#runs table[data-before]")).to_have_count(0)  # the poll's answer is in
     assert len(polls) == 1, polls
 
     page.get_by_role("button", name="Run forfeits now").focus()
     page.clock.run_for(16_000)
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(500)  # long enough for a poll that should not happen to show up
     assert len(polls) == 1, "the table was refreshed under the keyboard"
 
     page.get_by_role("heading", name="Jobs").click()  # the focus leaves the table
-    page.clock.run_for(16_000)
-    page.wait_for_timeout(300)
+    with page.expect_request(lambda request: bool(request.headers.get("hx-request"))):
+        page.clock.run_for(16_000)
     assert len(polls) == 2, polls
