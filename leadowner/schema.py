@@ -14,13 +14,13 @@ from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
-from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from disputes.schema import Mutation as DisputesMutation
 from disputes.schema import Query as DisputesQuery
 from leadowner.graphql.caches import MAXSIZE, CachedParsing
 from leadowner.graphql.extensions import AuthenticationExtension
 from leadowner.graphql.limits import MaskUnexpectedErrors, RequestLimits, log_errors
+from leadowner.graphql.root_fields import RootDjangoOptimizerExtension
 from routing.schema import Mutation as RoutingMutation
 from routing.schema import Query as RoutingQuery
 from territories.schema import Query as TerritoriesQuery
@@ -61,7 +61,7 @@ schema = Schema(
         AuthenticationExtension,
         # `only()` is off: a custom resolver reading a column the optimizer did not
         # see would cost one query per row; whole rows are cheaper than that risk.
-        lambda: DjangoOptimizerExtension(enable_only_optimization=False),
+        lambda: RootDjangoOptimizerExtension(enable_only_optimization=False),
         MaskUnexpectedErrors,
     ],
 )

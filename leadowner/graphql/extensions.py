@@ -6,7 +6,7 @@ class on each field: a field added later is protected without anyone remembering
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +14,7 @@ from graphql import GraphQLError, GraphQLResolveInfo, OperationType
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from leadowner.graphql.errors import forbidden, unauthenticated
+from leadowner.graphql.root_fields import wrap_root_fields
 from leadowner.models import TokenScope
 
 # Root fields anyone may ask without signing in. Introspection (__schema, __type,
@@ -21,18 +22,29 @@ from leadowner.models import TokenScope
 PUBLIC_ROOT_FIELDS = frozenset({"health"})
 
 
+def _authenticated(resolver: Callable[..., Any]) -> Callable[..., Any]:
+    def resolve(root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any) -> Any:
+        actor = info.context.actor
+        if info.field_name not in PUBLIC_ROOT_FIELDS and not actor.is_authenticated:
+            raise unauthenticated()
+        if info.operation.operation == OperationType.MUTATION and actor.scope == TokenScope.READ_ONLY:
+            raise forbidden("This token is read-only.")
+        return resolver(root, info, *args, **kwargs)
+
+    return resolve
+
+
 class AuthenticationExtension(SchemaExtension):
     """Refuse every root field but the public ones to an anonymous actor (UNAUTHENTICATED),
-    and every mutation to a READ_ONLY token (FORBIDDEN)."""
+    and every mutation to a READ_ONLY token (FORBIDDEN).
 
-    def resolve(self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any) -> Any:
-        if info.path.prev is None and not info.field_name.startswith("__"):
-            actor = info.context.actor
-            if info.field_name not in PUBLIC_ROOT_FIELDS and not actor.is_authenticated:
-                raise unauthenticated()
-            if info.operation.operation == OperationType.MUTATION and actor.scope == TokenScope.READ_ONLY:
-                raise forbidden("This token is read-only.")
-        return _next(root, info, *args, **kwargs)
+    The check wraps the root fields' resolvers (once per process, see
+    leadowner.graphql.root_fields), not every field as a `resolve` hook would.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        wrap_root_fields(self.execution_context.schema._schema, "authentication", _authenticated)
+        yield
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

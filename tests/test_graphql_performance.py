@@ -1,4 +1,4 @@
-"""Parsed and validated documents are kept per process; errors and limits are never cached away."""
+"""GraphQL costs the profiles found: documents kept per process, checks on root fields only."""
 
 from __future__ import annotations
 
@@ -35,3 +35,23 @@ def test_a_limit_lowered_after_a_document_was_cached_still_refuses_it() -> None:
         body = gql(query)
     assert body.get("data") is None
     assert body["errors"][0]["extensions"]["limit"] == "tokens"
+
+
+def test_no_extension_wraps_every_field_of_every_row() -> None:
+    from leadowner.schema import schema
+
+    hooks = []
+    for extension in schema.extensions:
+        instance = extension() if callable(extension) and not isinstance(extension, type) else extension
+        kind = instance if isinstance(instance, type) else type(instance)
+        if kind._implements_resolve():
+            hooks.append(kind.__name__)
+    assert hooks == []
+
+
+@pytest.mark.django_db
+def test_an_anonymous_caller_still_gets_unauthenticated_on_each_root_field_and_health_answers() -> None:
+    body = gql('{ health account(id: "1") { id } }')
+    assert body["data"]["health"] == "ok"
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+    assert body["errors"][0]["path"] == ["account"]
