@@ -87,10 +87,10 @@ PLANS = {
         import_rows=10_000,
         import_repeats=1,
         departure_accounts=1_000,
-        forfeit_ownerships=10_000,
-        forfeit_limit=60,
+        forfeit_ownerships=5_000,
+        forfeit_limit=40,
         bulk_leads=10_000,
-        bulk_seconds=10,
+        bulk_seconds=8,
         match_lookups=300,
     ),
 }
