@@ -295,16 +295,8 @@ def country_code(value: str) -> str | None:
     try:
         country = pycountry.countries.lookup(raw)
     except LookupError:
-        if len(raw) <= 3:
-            # An unknown code ("XX") is unknown: never a fuzzy guess at some country.
-            return None
-        try:
-            matches = pycountry.countries.search_fuzzy(raw)
-        except LookupError:
-            return None
-        if len(matches) != 1:
-            return None
-        country = matches[0]
+        # Unknown is unknown: no fuzzy guess ("Virginia" is not the US; ISO names and codes only).
+        return None
     return str(country.alpha_2)
 
 

@@ -159,3 +159,8 @@ def test_subdivisions_become_iso_3166_2_codes():
 @pytest.mark.parametrize("code", ["XX", "ZZ", "QQQ", "UKX"])
 def test_an_unknown_country_code_is_unknown_never_a_fuzzy_guess(code):
     assert country_code(code) is None
+
+
+@pytest.mark.parametrize("name", ["Virginia", "Georgia State", "Amerika", "Bavaria"])
+def test_a_name_that_is_no_country_is_unknown_not_guessed(name):
+    assert country_code(name) is None
