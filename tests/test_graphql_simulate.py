@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from leadowner.demo.load import DEMO_LEADS
 from routing.models import Account, DecisionStep, Lead
 from territories.models import PartnerUser, Rep, RepRole, RuleSetStatus, Territory
 from territories.selectors import published_rule_set
@@ -182,8 +183,9 @@ def _facts_for(territory: Territory) -> dict[str, Any]:
 
 
 def _book_leads() -> list[dict[str, Any]]:
-    """Leads covering every territory of the published map (three each: rotation and load), a sample of
-    the book's accounts by domain, a requested rep, a free-mail company, nothing to match, and repeats."""
+    """Leads covering every territory of the published map (three each: rotation and load), one at every
+    account of the book by its domain, the demo's own inbound leads, a requested rep, a free-mail
+    company, nothing to match, and repeats."""
     serial = itertools.count()
     leads: list[dict[str, Any]] = []
     rule_set = published_rule_set()
@@ -194,10 +196,28 @@ def _book_leads() -> list[dict[str, Any]]:
             n = next(serial)
             leads.append({"email": f"buyer{n}@prospect{n}-corp.com", **_facts_for(territory)})
     accounts = Account.objects.filter(domain_rows__isnull=False).distinct().order_by("name")
-    for account in accounts[::8]:
+    for account in accounts:  # every account of the book
         domain = account.domain_rows.order_by("position").first()
         assert domain is not None
         leads.append({"email": f"someone.{next(serial)}@{domain.domain}"})
+    # The demo's own inbound leads (Quebec, mail.ibm.com, Olive Garden, Puerto Rico, free mail ...),
+    # under a new address each so they are routed afresh, not attached to the demo's copies.
+    for email, name, company, country, sub, city, industry, employees, asked in DEMO_LEADS:
+        local, _, host = email.partition("@")
+        lead: dict[str, Any] = {"email": f"{local}.again{next(serial)}@{host}", "name": name}
+        for key, value in (
+            ("company", company),
+            ("country", country),
+            ("subdivision", sub),
+            ("city", city),
+            ("industry", industry),
+            ("requestedRepEmail", asked),
+        ):
+            if value:
+                lead[key] = value
+        if employees is not None:
+            lead["employees"] = employees
+        leads.append(lead)
     ae = Rep.objects.filter(role=RepRole.AE, status="ACTIVE").order_by("email").first()
     assert ae is not None
     leads.append({"email": f"asked{next(serial)}@askingco.com", "country": "US", "requestedRepEmail": ae.email})
