@@ -58,20 +58,18 @@ class Pick:
 def open_loads(rep_ids: Iterable[int]) -> dict[int, int]:
     """Open lead load per rep: current SALES ownership of leads in an open stage.
 
-    Two indexed reads (the reps' current SALES ownerships, then which of their leads are
-    open), counted here: as one join PostgreSQL planned a scan of every lead or every
-    lead ownership, ~100-200 ms per routed lead at a million accounts (bench/profile).
+    Two index-only reads (ownership_sales_leads_by_rep, then lead_stage_by_id), counted
+    here: as one join PostgreSQL planned a scan of every lead or every lead ownership,
+    ~100-200 ms per routed lead at a million accounts (bench/profile).
     """
     ids = list(rep_ids)
     if not ids:
         return {}
-    owned = [
-        (rep_id, lead_id)
-        for rep_id, lead_id in Ownership.objects.filter(
-            rep_id__in=ids, role=OwnerRole.SALES, ended_at__isnull=True
+    owned: list[tuple[int, int]] = list(
+        Ownership.objects.filter(
+            rep_id__in=ids, role=OwnerRole.SALES, ended_at__isnull=True, lead__isnull=False
         ).values_list("rep_id", "lead_id")
-        if lead_id is not None
-    ]
+    )
     open_ids = set(
         Lead.objects.filter(pk__in=[lead_id for _rep, lead_id in owned], stage__in=OPEN_LEAD_STAGES).values_list(
             "pk", flat=True

