@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import QuerySet
 
 from leadowner import permissions
 from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
@@ -41,8 +41,10 @@ from routing.graphql_types import (
     announce_lead_references,
     owner_sort_key,
 )
-from routing.models import Account, AccountAlias, AccountDomain, DealRegistration, Lead, Ownership
-from routing.normalize import normalize_company, registered_domain
+from routing.models import Account, DealRegistration, Lead
+from routing.selectors.accounts import accounts_filtered
+from routing.selectors.leads import leads_filtered
+from routing.selectors.lookup import lookup_arguments
 from routing.services import activity, claims, departures, registrations, transfers
 from routing.services import leads as leads_service
 from routing.services.leads import simulate_routing
@@ -50,35 +52,6 @@ from territories.models import Rep, RuleSet
 from territories.schema import DeparturePayload
 
 SIMULATION_MAX_LEADS = 500
-
-
-def _current() -> QuerySet[Ownership]:
-    return Ownership.objects.filter(ended_at__isnull=True)
-
-
-def search_accounts(qs: QuerySet[Account], search: str) -> QuerySet[Account]:
-    """Accounts whose normalised name or alias contains the words, or whose domain matches.
-
-    Name prefix matches rank first; ties keep the account order (name, id).
-    """
-    text = search.strip()
-    if not text:
-        return qs
-    words = normalize_company(text)
-    host = text.lower()
-    condition = Q(Exists(AccountDomain.objects.filter(account_id=OuterRef("pk"), domain__startswith=host)))
-    registered = registered_domain(host) if "." in host and " " not in host else ""
-    if registered:
-        condition |= Q(Exists(AccountDomain.objects.filter(account_id=OuterRef("pk"), domain=registered)))
-    if words:
-        condition |= Q(normalized_name__contains=words)
-        condition |= Q(Exists(AccountAlias.objects.filter(account_id=OuterRef("pk"), normalized_alias__contains=words)))
-        rank: Case | Value = Case(
-            When(normalized_name__startswith=words, then=Value(0)), default=Value(1), output_field=IntegerField()
-        )
-    else:
-        rank = Value(1, output_field=IntegerField())
-    return qs.filter(condition).annotate(search_rank=rank).order_by("search_rank", "name", "id")
 
 
 def _announce_parents(accounts: list[Account], info: Info) -> None:
@@ -112,14 +85,12 @@ class Query:
         company: str | None = None,
         account_id: strawberry.ID | None = None,
     ) -> OwnershipLookupNode:
-        from routing.selectors.lookup import lookup_owner  # written alongside; imported when first asked
-
         actor = info.context.actor
         pk = parse_id(account_id)
         if account_id is not None and pk is None:
             return _no_match(info, routing_decision.MatchResult.none(f"no account has the id {account_id}"))
         try:
-            found = lookup_owner(domain=domain, company=company, account_id=pk)
+            found = lookup_arguments(domain=domain, company=company, account_id=pk)
         except ServiceError as error:
             raise graphql_error(error.code.value, error.message, field=error.field) from None
         account = found.account
@@ -152,16 +123,12 @@ class Query:
         first: int | None = 50,
         after: str | None = None,
     ) -> Connection[AccountNode]:
-        qs = permissions.visible_accounts(info.context.actor, Account.objects.all())
-        if territory_id is not None:
-            territory_pk = parse_id(territory_id)
-            members = _current().filter(account_id=OuterRef("pk"), rep__memberships__territory_id=territory_pk or 0)
-            qs = qs.filter(Exists(members))
-        if owner_rep_id is not None:
-            rep_pk = parse_id(owner_rep_id) or 0
-            qs = qs.filter(Exists(_current().filter(account_id=OuterRef("pk"), rep_id=rep_pk)))
-        if search:
-            qs = search_accounts(qs, search)
+        qs = accounts_filtered(
+            search=search,
+            territory_id=None if territory_id is None else parse_id(territory_id) or 0,
+            owner_rep_id=None if owner_rep_id is None else parse_id(owner_rep_id) or 0,
+            qs=permissions.visible_accounts(info.context.actor, Account.objects.all()),
+        )
         return paginate(qs, info, first=first, after=after, prepare=lambda rows: _announce_parents(rows, info))
 
     @strawberry.field
@@ -187,14 +154,12 @@ class Query:
         first: int | None = 50,
         after: str | None = None,
     ) -> Connection[LeadNode]:
-        qs = permissions.visible_leads(info.context.actor, Lead.objects.all())
-        if stage is not None:
-            qs = qs.filter(stage=stage)
-        sales = _current().filter(lead_id=OuterRef("pk"), role=OwnerRole.SALES)
-        if owner_rep_id is not None:
-            qs = qs.filter(Exists(sales.filter(rep_id=parse_id(owner_rep_id) or 0)))
-        if unassigned is not None:
-            qs = qs.filter(~Exists(sales)) if unassigned else qs.filter(Exists(sales))
+        qs = leads_filtered(
+            stage=stage,
+            owner_rep_id=None if owner_rep_id is None else parse_id(owner_rep_id) or 0,
+            unassigned=unassigned,
+            qs=permissions.visible_leads(info.context.actor, Lead.objects.all()),
+        )
         return paginate(qs, info, first=first, after=after, prepare=lambda rows: announce_lead_references(rows, info))
 
     @strawberry.field(

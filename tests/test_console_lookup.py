@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from routing.models import Account, OwnershipChange
-from routing.views import parse_lookup_query
+from routing.selectors.lookup import parse_lookup_query
 from tests.factories import AccountFactory, ManagerFactory, OwnershipFactory, PartnerFactory, RepFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,5 @@
-"""Reads about accounts: their corporate family (parents) and their owners, with roll-up.
+"""Reads about accounts: search and list filters, their corporate family (parents) and their
+owners, with roll-up.
 
 A subsidiary without an owner in a role is owned, in that role, by its nearest ancestor
 that has one (Olive Garden without a SALES owner -> Darden Restaurants' SALES owner).
@@ -13,11 +14,63 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connection
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
-from routing.models import Account, Ownership
+from routing.models import Account, AccountAlias, AccountDomain, Ownership
+from routing.normalize import normalize_company, registered_domain
 
 # Deeper corporate trees exist in data only by mistake; the walk stops here either way.
 MAX_DEPTH = 12
+
+
+def _current() -> QuerySet[Ownership]:
+    return Ownership.objects.filter(ended_at__isnull=True)
+
+
+def search_accounts(qs: QuerySet[Account], text: str) -> QuerySet[Account]:
+    """Accounts whose normalised name or alias contains the words, or whose domain matches.
+
+    Name prefix matches rank first; ties keep the account order (name, id).
+    """
+    text = text.strip()
+    if not text:
+        return qs
+    words = normalize_company(text)
+    host = text.lower()
+    condition = Q(Exists(AccountDomain.objects.filter(account_id=OuterRef("pk"), domain__startswith=host)))
+    registered = registered_domain(host) if "." in host and " " not in host else ""
+    if registered:
+        condition |= Q(Exists(AccountDomain.objects.filter(account_id=OuterRef("pk"), domain=registered)))
+    if words:
+        condition |= Q(normalized_name__contains=words)
+        condition |= Q(Exists(AccountAlias.objects.filter(account_id=OuterRef("pk"), normalized_alias__contains=words)))
+        rank: Case | Value = Case(
+            When(normalized_name__startswith=words, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+    else:
+        rank = Value(1, output_field=IntegerField())
+    return qs.filter(condition).annotate(search_rank=rank).order_by("search_rank", "name", "id")
+
+
+def accounts_filtered(
+    *,
+    search: str | None,
+    territory_id: int | None,
+    owner_rep_id: int | None,
+    qs: QuerySet[Account],
+) -> QuerySet[Account]:
+    """`qs` narrowed: `territory_id` keeps accounts currently owned (any role) by a member of that
+    territory, `owner_rep_id` those with a current owner (any role) that is this rep, `search` as
+    search_accounts. None leaves a filter out; an id no row has (0) matches nothing.
+    """
+    if territory_id is not None:
+        members = _current().filter(account_id=OuterRef("pk"), rep__memberships__territory_id=territory_id)
+        qs = qs.filter(Exists(members))
+    if owner_rep_id is not None:
+        qs = qs.filter(Exists(_current().filter(account_id=OuterRef("pk"), rep_id=owner_rep_id)))
+    if search:
+        qs = search_accounts(qs, search)
+    return qs
 
 
 def ancestor_ids(account_ids: Iterable[int]) -> dict[int, list[int]]:
