@@ -43,6 +43,9 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        # Lists of accounts page in this order: without it a page of 100 at a million
+        # accounts sorted the whole table (~270 ms, bench GraphQL accounts and its plain view).
+        indexes = [models.Index(fields=["name", "id"], name="account_name_order")]
         constraints = [
             models.CheckConstraint(condition=~Q(parent=F("id")), name="account_not_its_own_parent"),
         ]
