@@ -57,8 +57,8 @@ class DisputePayload:
 class Query:
     @strawberry.field(
         description=(
-            "Disputes, soonest due first: managers and RevOps see all, reps those they are party to"
-            " (claimant or contested owner), partner users none."
+            "Disputes, soonest due first: RevOps see all, managers their team's (claimant or contested owner"
+            " in it) and those escalated to them, reps those they are party to, partner users none."
         )
     )
     def disputes(

@@ -1,4 +1,4 @@
-"""Reads about disputes: who may resolve one, who it escalates to, which are overdue."""
+"""Reads about disputes: who it escalates to, which are overdue (who may resolve one: leadowner.permissions)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,11 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from disputes.models import Dispute, DisputeStatus
-from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
-from routing.selectors.team import manager_chain, manages
+from routing.selectors.team import manager_chain
 from territories.models import Rep, RepRole, RepStatus
 
 UNRESOLVED = (DisputeStatus.OPEN, DisputeStatus.ESCALATED)
-
-
-def can_resolve(actor: Actor, dispute: Dispute) -> bool:
-    """RevOps; a manager up the chain of the claimant or of the contested owner; whoever it escalated to."""
-    if actor.is_revops:
-        return True
-    if not actor.is_manager or actor.rep is None:
-        return False
-    me = actor.rep
-    if dispute.escalated_to_id is not None and dispute.escalated_to_id == me.pk:
-        return True
-    parties = [dispute.claimant, dispute.current_owner]
-    return any(rep is not None and manages(me, rep) for rep in parties)
 
 
 def escalation_target(rep: Rep) -> Rep:

@@ -20,7 +20,8 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from disputes.models import Dispute, DisputeEscalation, DisputeStatus
-from disputes.selectors import UNRESOLVED, can_resolve, escalation_target, open_dispute_on, overdue_dispute_ids
+from disputes.selectors import UNRESOLVED, escalation_target, open_dispute_on, overdue_dispute_ids
+from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.calendar import add_business_hours
 from leadowner.errors import ErrorCode, ServiceError
@@ -39,11 +40,11 @@ def open_dispute(
     """The acting rep contests the current SALES owner of an account or a lead (not their own)."""
     if (account is None) == (lead is None):
         raise ServiceError(ErrorCode.INVALID, "give exactly one of an account or a lead", "accountId")
+    refusal = permissions.may_open_dispute(actor)
+    if refusal is not None:
+        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
     claimant = actor.rep
-    if claimant is None:
-        raise ServiceError(ErrorCode.FORBIDDEN, "only reps open disputes")
-    if claimant.status == RepStatus.DEPARTED:
-        raise ServiceError(ErrorCode.FORBIDDEN, f"{claimant.name} has departed")
+    assert claimant is not None
     text = reason.strip()
     if not text:
         raise ServiceError(ErrorCode.INVALID, "say why you contest the owner", "reason")
@@ -82,7 +83,7 @@ def resolve_dispute(*, dispute_id: int, winner_rep_id: int, resolution: str, act
     )
     if dispute is None:
         raise ServiceError(ErrorCode.NOT_FOUND, f"no dispute #{dispute_id}", "id")
-    if not can_resolve(actor, dispute):
+    if not permissions.may_resolve(actor, dispute):
         raise ServiceError(
             ErrorCode.FORBIDDEN, "only a manager of the claimant or of the owner, or RevOps, resolves a dispute"
         )

@@ -352,10 +352,7 @@ class OwnershipChangeNode:
 
     @strawberry_django.field(prefetch_related=[related("lead", Lead)])
     def lead(self, root: OwnershipChange, info: Info) -> LeadNode | None:
-        actor = info.context.actor
-        if root.lead_id is None or actor.is_partner:
-            return None
-        if not actor.is_manager and not permissions.can_view_lead(actor, root.lead_id):
+        if not permissions.can_view_lead(info.context.actor, root.lead_id):
             return None
         return root.lead  # type: ignore[return-value]
 

@@ -14,9 +14,9 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
+from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
-from routing.selectors.team import actor_manages
 from territories.models import Rep, RepStatus
 
 MAX_CAPACITY = 100_000
@@ -27,7 +27,7 @@ def _rep_for_change(rep_id: int, actor: Actor) -> Rep:
     rep = Rep.objects.select_related("manager").filter(pk=rep_id).first()
     if rep is None:
         raise ServiceError(ErrorCode.NOT_FOUND, f"there is no rep #{rep_id}", "rep")
-    if not actor.is_revops and (actor.rep is None or actor.rep.pk == rep.pk or not actor_manages(actor, rep)):
+    if not permissions.may_manage_rep(actor, rep):
         raise ServiceError(ErrorCode.FORBIDDEN, f"only a manager of {rep.name} or RevOps can change their roster entry")
     if rep.status == RepStatus.DEPARTED:
         raise ServiceError(ErrorCode.INVALID_TRANSITION, f"{rep.name} has departed", "rep")

@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 
 from routing.models import Ownership, OwnershipChange
+from territories.models import Rep
 from tests.factories import (
     AccountFactory,
     DealRegistrationFactory,
@@ -31,8 +32,13 @@ ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\
 
 
 @pytest.fixture
-def manager_token() -> str:
-    return token_for(rep=ManagerFactory())
+def manager() -> Rep:
+    return ManagerFactory()
+
+
+@pytest.fixture
+def manager_token(manager) -> str:
+    return token_for(rep=manager)
 
 
 def _lead_on(rep, *, stage: str = "NEW", **kwargs):
@@ -350,8 +356,8 @@ def test_accounts_of_a_territory_are_those_its_members_own(manager_token):
 # leads -------------------------------------------------------------------------------
 
 
-def test_lead_has_its_sales_owner_and_its_decision_rebuilt(manager_token):
-    rep = RepFactory(name="Ada")
+def test_lead_has_its_sales_owner_and_its_decision_rebuilt(manager, manager_token):
+    rep = RepFactory(name="Ada", manager=manager)
     territory = TerritoryFactory(name="West")
     account = AccountFactory(name="Acme")
     lead = LeadFactory(
@@ -405,8 +411,8 @@ def test_unrouted_lead_has_no_decision_and_no_owner(manager_token):
     assert data == {"lead": {"owner": None, "decision": None}}
 
 
-def test_leads_filter_by_stage_owner_and_unassigned(manager_token):
-    ada, bo = RepFactory(), RepFactory()
+def test_leads_filter_by_stage_owner_and_unassigned(manager, manager_token):
+    ada, bo = RepFactory(manager=manager), RepFactory(manager=manager)
     a1 = _lead_on(ada, stage="NEW")
     a2 = _lead_on(ada, stage="QUALIFIED")
     b1 = _lead_on(bo, stage="NEW")
@@ -424,6 +430,29 @@ def test_leads_filter_by_stage_owner_and_unassigned(manager_token):
     assert ids("unassigned: true") == {str(waiting.pk)}
     assert ids("unassigned: false") == {str(a1.pk), str(a2.pk), str(b1.pk)}
     assert ids(f'stage: NEW, ownerRepId: "{bo.pk}"') == {str(b1.pk)}
+
+
+def test_a_manager_sees_their_teams_leads_the_queue_and_leads_on_their_teams_accounts_not_other_teams(now):
+    mia = ManagerFactory()
+    ada = RepFactory(manager=mia)
+    deep = RepFactory(manager=RepFactory(role="MANAGER", manager=mia))  # two levels down is still her team
+    outsider = RepFactory(manager=ManagerFactory())
+    mine = _lead_on(mia)
+    adas = _lead_on(ada)
+    deeper = _lead_on(deep)
+    queue = LeadFactory()
+    account = AccountFactory()
+    OwnershipFactory(account=account, rep=ada)
+    on_team_account = _lead_on(outsider, account=account)
+    theirs = _lead_on(outsider)
+    token = token_for(rep=mia)
+    data = assert_no_errors(gql("{ leads { totalCount edges { node { id } } } }", token=token))
+    expected = {str(lead.pk) for lead in (mine, adas, deeper, queue, on_team_account)}
+    assert {e["node"]["id"] for e in data["leads"]["edges"]} == expected
+    assert data["leads"]["totalCount"] == len(expected)
+    assert assert_no_errors(gql(f'{{ lead(id: "{theirs.pk}") {{ id }} }}', token=token)) == {"lead": None}
+    revops = token_for(rep=RepFactory(role="REVOPS"))
+    assert assert_no_errors(gql("{ leads { totalCount } }", token=revops))["leads"] == {"totalCount": 6}
 
 
 def test_leads_are_newest_first(manager_token, now):
@@ -490,14 +519,27 @@ def test_disputes_a_rep_is_party_to(now):
     node = data["edges"][1]["node"]
     assert node["status"] == "OPEN" and node["resolution"] is None and node["winner"] is None
     assert node["claimant"] == {"id": str(cy.pk)} and node["account"]["id"] == str(contested.account_id)
-    assert assert_no_errors(gql("{ disputes { totalCount } }", token=token_for(rep=ManagerFactory())))["disputes"] == {
-        "totalCount": 3
-    }
+    revops = token_for(rep=RepFactory(role="REVOPS"))
+    assert assert_no_errors(gql("{ disputes { totalCount } }", token=revops))["disputes"] == {"totalCount": 3}
 
 
-def test_disputes_filter_by_status(manager_token):
-    DisputeFactory(status="ESCALATED")
-    DisputeFactory(status="OPEN")
+def test_a_manager_sees_the_disputes_of_their_team_and_those_escalated_to_them(now):
+    mia = ManagerFactory()
+    ada, outsider = RepFactory(manager=mia), RepFactory(manager=ManagerFactory())
+    claimed = DisputeFactory(claimant=ada, current_owner=outsider, due_at=now + timedelta(hours=1))
+    contested = DisputeFactory(claimant=outsider, current_owner=ada, due_at=now + timedelta(hours=2))
+    escalated = DisputeFactory(
+        claimant=outsider, current_owner=RepFactory(), escalated_to=mia, due_at=now + timedelta(hours=3)
+    )
+    DisputeFactory(claimant=outsider, current_owner=RepFactory())
+    data = assert_no_errors(gql("{ disputes { totalCount edges { node { id } } } }", token=token_for(rep=mia)))
+    assert [e["node"]["id"] for e in data["disputes"]["edges"]] == [str(d.pk) for d in (claimed, contested, escalated)]
+    assert data["disputes"]["totalCount"] == 3
+
+
+def test_disputes_filter_by_status(manager, manager_token):
+    DisputeFactory(status="ESCALATED", claimant=RepFactory(manager=manager))
+    DisputeFactory(status="OPEN", claimant=RepFactory(manager=manager))
     data = assert_no_errors(gql("{ disputes(status: ESCALATED) { edges { node { status } } } }", token=manager_token))
     assert [e["node"]["status"] for e in data["disputes"]["edges"]] == ["ESCALATED"]
 

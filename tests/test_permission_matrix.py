@@ -4,8 +4,8 @@ One world, one table. Each cell is what the caller gets back, written out in ful
 rows of a list (so a leak of someone else's row fails, and so does a list that is
 silently empty), the object or null, a payload's UserError code, or a GraphQL error
 code. A refused mutation must also leave every table as it was; an allowed one must do
-what it says. The read rules live in leadowner.permissions, the write rules in the
-services; this table is where they are read together.
+what it says. The read and write rules live in leadowner.permissions (the services ask
+it for the writes); this table is where they are read together.
 
 Callers: anonymous; Rita (a rep in Mia's team); Oscar (a rep in Olga's team); Mia (a
 manager); Olga (another manager); Rex (RevOps); a user of partner Alpha; a user of
@@ -576,13 +576,15 @@ MATRIX: dict[str, dict[str, Any]] = {
         partner_a=["Alpha Partners"],
         partner_b=["Beta Partners"],
     ),
-    # Reps read the leads they own, the unowned queue, and leads on their accounts; managers every lead.
-    "lead(Rita's lead)": _staff("rita.lead@prospect.com", partners=None, other_rep=None),
+    # Reps read the leads they own, the unowned queue, and leads on their accounts; managers the same for
+    # their team (Olga's is Oscar: not Rita's lead); RevOps every lead.
+    "lead(Rita's lead)": _staff("rita.lead@prospect.com", partners=None, other_rep=None, other_manager=None),
     "leads": _staff(
-        ALL_LEADS,
+        ["queue.lead@prospect.com", "rita.lead@prospect.com"],
         partners=[],
-        rep=["queue.lead@prospect.com", "rita.lead@prospect.com"],
         other_rep=["oscar.lead@prospect.com", "queue.lead@prospect.com"],
+        other_manager=["oscar.lead@prospect.com", "queue.lead@prospect.com"],
+        revops=ALL_LEADS,
     ),
     "territories": _staff(["US"], partners=[]),
     "reps": _staff(ALL_REPS, partners=[]),
@@ -610,8 +612,9 @@ MATRIX: dict[str, dict[str, Any]] = {
         partner_a=[("Alpha Deal Co", [("PARTNER", None, "Alpha Partners")]), ("Alpha Pending Co", [])],
         partner_b=[("Alpha Deal Co", []), ("Beta Deal Co", [("PARTNER", None, "Beta Partners")])],
     ),
-    # Reps read the disputes they are party to (Rita is the contested owner); partners none.
-    "disputes": _staff(DISPUTE, partners=[], other_rep=[]),
+    # Reps read the disputes they are party to (Rita is the contested owner); managers their team's (Tom
+    # and Rita are Mia's, not Olga's); partners none.
+    "disputes": _staff(DISPUTE, partners=[], other_rep=[], other_manager=[]),
     # Anyone on staff may simulate the published rules; drafts are for managers (to a rep, a missing version).
     "simulateRouting(published)": _staff([("TERRITORY", "US", 1)], partners=GraphQLError("FORBIDDEN")),
     "simulateRouting(draft v2)": _staff(
@@ -658,11 +661,12 @@ MATRIX: dict[str, dict[str, Any]] = {
         partner_a=FORBIDDEN,
         partner_b=NOT_FOUND,
     ),
+    # Olga may not read Rita's lead nor Tom v Rita (not her team): NOT_FOUND before the service's FORBIDDEN.
     "logActivity(Rita's lead)": _mutation(
         rep=OK,
         other_rep=NOT_FOUND,
         manager=OK,
-        other_manager=FORBIDDEN,
+        other_manager=NOT_FOUND,
         revops=OK,
         partner_a=NOT_FOUND,
         partner_b=NOT_FOUND,
@@ -671,7 +675,7 @@ MATRIX: dict[str, dict[str, Any]] = {
         rep=OK,
         other_rep=NOT_FOUND,
         manager=OK,
-        other_manager=FORBIDDEN,
+        other_manager=NOT_FOUND,
         revops=OK,
         partner_a=NOT_FOUND,
         partner_b=NOT_FOUND,
@@ -689,7 +693,7 @@ MATRIX: dict[str, dict[str, Any]] = {
         rep=FORBIDDEN,
         other_rep=NOT_FOUND,
         manager=OK,
-        other_manager=FORBIDDEN,
+        other_manager=NOT_FOUND,
         revops=OK,
         partner_a=NOT_FOUND,
         partner_b=NOT_FOUND,

@@ -17,10 +17,10 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
+from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
-from routing.models import OPEN_LEAD_STAGES, Account, Activity, ActivityKind, Lead, LeadStage, OwnerRole, Ownership
-from routing.selectors.team import actor_manages
+from routing.models import OPEN_LEAD_STAGES, Account, Activity, ActivityKind, Lead, LeadStage, OwnerRole
 from routing.services.claims import renew_claim_on_activity
 from routing.services.ownership import Record, current_owner
 from routing.services.registrations import renew_registrations_on_activity
@@ -57,43 +57,12 @@ def _owner_rep(lead: Lead) -> Rep | None:
     return owner.rep if owner is not None else None
 
 
-def _may_work_lead(actor: Actor, lead: Lead) -> bool:
-    """The owner, or a manager of the owner (RevOps always); an unowned lead, any manager."""
-    owner = _owner_rep(lead)
-    if owner is None:
-        return actor.is_manager
-    if actor.rep is not None and actor.rep.pk == owner.pk:
-        return True
-    return actor_manages(actor, owner)
-
-
-def _may_work_account(actor: Actor, account: Account, lead: Lead | None) -> bool:
-    """A rep owner of the account (any role) or their manager (RevOps always); the worker of a lead
-    of that account logging on both; any rep on an account no rep owns.
-
-    Account activity is engagement, and engagement routes the account's next leads (the
-    hierarchy's RECENT_ENGAGEMENT step): a note on someone else's account must not take them.
-    """
-    owners = [
-        o.rep
-        for o in Ownership.objects.select_related("rep").filter(account=account, ended_at__isnull=True)
-        if o.rep is not None
-    ]
-    if not owners or actor.is_revops:
-        return True
-    if actor.rep is not None and actor.rep.pk in {rep.pk for rep in owners}:
-        return True
-    if lead is not None and lead.account_id == account.pk and _owner_rep(lead) is not None:
-        return _may_work_lead(actor, lead)
-    return actor_manages(actor, *owners)
-
-
 def update_lead_stage(*, lead_id: int, stage: str, actor: Actor, now: datetime) -> Lead:
     """Move a lead to `stage` (see the module docstring). Only its owner or their manager."""
     lead = Lead.objects.filter(pk=lead_id).first()
     if lead is None:
         raise ServiceError(ErrorCode.NOT_FOUND, f"no lead #{lead_id}", "leadId")
-    if not _may_work_lead(actor, lead):
+    if not permissions.may_work_lead(actor, lead, _owner_rep(lead)):
         raise ServiceError(ErrorCode.FORBIDDEN, f"only the owner of {lead.email} or their manager can change its stage")
     check_stage_transition(lead.stage, stage, stage_before_pause=lead.stage_before_pause)
     before_pause = lead.stage if stage == LeadStage.PAUSED else ""
@@ -127,7 +96,7 @@ def log_activity(
     """Record a call, email, meeting or note by the acting rep on a lead and/or an account.
 
     On an owned lead only its owner (or their manager) may log; on an account owned by
-    reps, one of them (or their manager), see `_may_work_account`. The lead's first touch
+    reps, one of them (or their manager): leadowner.permissions.may_log_account_activity. The lead's first touch
     and last activity move; account activity renews the actor's claim and the account's
     approved deal registration.
     """
@@ -144,12 +113,14 @@ def log_activity(
     if when > now:
         raise ServiceError(ErrorCode.INVALID, "activity cannot happen in the future", "occurredAt")
     lead: Lead | None = None
+    lead_owner: Rep | None = None
     account: Account | None = None
     if lead_id is not None:
         lead = Lead.objects.filter(pk=lead_id).first()
         if lead is None:
             raise ServiceError(ErrorCode.NOT_FOUND, f"no lead #{lead_id}", "leadId")
-        if _owner_rep(lead) is not None and not _may_work_lead(actor, lead):
+        lead_owner = _owner_rep(lead)
+        if lead_owner is not None and not permissions.may_work_lead(actor, lead, lead_owner):
             raise ServiceError(ErrorCode.FORBIDDEN, f"only the owner of {lead.email} can log activity on it", "leadId")
     if account_id is not None:
         account = Account.objects.filter(pk=account_id).first()
@@ -157,7 +128,7 @@ def log_activity(
             raise ServiceError(ErrorCode.NOT_FOUND, f"no account #{account_id}", "accountId")
         if lead is not None and lead.account_id not in (None, account.pk):
             raise ServiceError(ErrorCode.INVALID, f"lead {lead.email} belongs to another account", "accountId")
-        if not _may_work_account(actor, account, lead):
+        if not permissions.may_log_account_activity(actor, account, lead=lead, lead_owner=lead_owner):
             raise ServiceError(
                 ErrorCode.FORBIDDEN,
                 f"only an owner of {account.name} or their manager can log activity on it",

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
+from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
 from routing.models import (
@@ -30,19 +31,17 @@ from routing.models import (
     Ownership,
 )
 from routing.services.ownership import Record, claim_unowned, current_owner, end_owner
-from territories.models import Rep, RepStatus
+from territories.models import Rep
 from territories.selectors import policy_of, published_rule_set
 
 EXPIRY_ACTOR = "claim expiry job"
 
 
 def _claimant(actor: Actor) -> Rep:
-    if actor.is_partner:
-        raise ServiceError(ErrorCode.FORBIDDEN, "partners register deals; only reps claim accounts")
-    if actor.rep is None:
-        raise ServiceError(ErrorCode.FORBIDDEN, "only a rep can claim an account")
-    if actor.rep.status == RepStatus.DEPARTED:
-        raise ServiceError(ErrorCode.FORBIDDEN, f"{actor.rep.name} has departed and cannot claim accounts")
+    refusal = permissions.may_claim(actor)
+    if refusal is not None:
+        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
+    assert actor.rep is not None
     return actor.rep
 
 

@@ -43,6 +43,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 
+from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.calendar import add_business_days
 from leadowner.errors import ErrorCode, ServiceError
@@ -62,7 +63,7 @@ from routing.models import (
     Ownership,
 )
 from routing.placement import Placer, account_facts
-from routing.selectors.team import actor_manages, manager_chain
+from routing.selectors.team import manager_chain
 from routing.services.bulk_moves import Move, Moved, move_owners
 from routing.services.leads import route_lead
 from territories.models import Rep, RepRole, RepStatus, RuleSet, Territory
@@ -364,7 +365,7 @@ def mark_rep_departed(*, rep_id: int, effective_at: datetime | None = None, acto
     rep = Rep.objects.select_related("manager").filter(pk=rep_id).first()
     if rep is None:
         raise ServiceError(ErrorCode.NOT_FOUND, f"no rep #{rep_id}", "repId")
-    if not actor.is_revops and not (actor.rep is not None and actor.rep.pk != rep.pk and actor_manages(actor, rep)):
+    if not permissions.may_mark_departed(actor, rep):
         raise ServiceError(ErrorCode.FORBIDDEN, f"only a manager of {rep.name} or RevOps can mark them departed")
     if rep.status == RepStatus.DEPARTED:
         raise ServiceError(ErrorCode.INVALID_TRANSITION, f"{rep.name} has already departed")

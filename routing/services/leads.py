@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
+from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
 from routing.decision import MatchResult, RoutingDecision
@@ -126,10 +127,9 @@ def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, R
     repeat of the same email within the duplicate window returns the existing lead and
     its decision, with a trace line saying so, and writes nothing.
     """
-    if not actor.is_authenticated:
-        raise ServiceError(ErrorCode.FORBIDDEN, "sign in to submit leads")
-    if actor.is_partner:
-        raise ServiceError(ErrorCode.FORBIDDEN, "partners register deals (registerDeal); they do not submit leads")
+    refusal = permissions.may_submit_lead(actor)
+    if refusal is not None:
+        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
     clean = clean_lead(data)
     _check_received_at(clean, now)
     received_at = clean.received_at or now

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 
+from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
 from routing.matching import match_account
@@ -188,9 +189,11 @@ def _valid_claim(account: Account, *, now: datetime) -> Ownership | None:
 
 def register_deal(*, data: DealRegistrationData, actor: Actor, now: datetime) -> DealRegistration:
     """A partner registers a deal: matched to an account (or a new prospect), conflicts noted, PENDING."""
-    if actor.partner_user is None:
-        raise ServiceError(ErrorCode.FORBIDDEN, "only a partner's users register deals")
+    refusal = permissions.may_register_deal(actor)
+    if refusal is not None:
+        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
     partner_user = actor.partner_user
+    assert partner_user is not None
     cleaned = _clean(data)
     policy = policy_of(published_rule_set())
     with transaction.atomic():
@@ -302,7 +305,7 @@ def review_deal_registration(
     *, registration_id: int, approve: bool, reason: str | None, actor: Actor, now: datetime
 ) -> DealRegistration:
     """A manager or RevOps approves (the partner becomes PARTNER owner) or rejects (with a reason)."""
-    if not actor.is_manager:
+    if not permissions.may_review_registrations(actor):
         raise ServiceError(ErrorCode.FORBIDDEN, "only managers and RevOps review deal registrations")
     registration = DealRegistration.objects.select_related("account", "partner").filter(pk=registration_id).first()
     if registration is None:

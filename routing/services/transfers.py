@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError
 from routing.models import Account, DecisionStep, Lead, OwnerRole, Ownership
-from routing.selectors.team import actor_manages
 from routing.services.ownership import Record, current_owner, set_owner
 from territories.models import Rep, RepStatus
 from territories.selectors import published_rule_set
-
-
-def _in_team(actor: Actor, rep: Rep) -> bool:
-    return (actor.rep is not None and actor.rep.pk == rep.pk) or actor_manages(actor, rep)
 
 
 def transfer_ownership(
@@ -34,7 +30,7 @@ def transfer_ownership(
     """
     if (account is None) == (lead is None):
         raise ServiceError(ErrorCode.INVALID, "give exactly one of an account or a lead")
-    if not actor.is_manager:
+    if not permissions.may_transfer(actor):
         raise ServiceError(ErrorCode.FORBIDDEN, "only managers and RevOps transfer ownership")
     text = reason.strip()
     if not text:
@@ -51,15 +47,9 @@ def transfer_ownership(
     before = current_owner(record, role)
     if before is not None and before.rep_id == to_rep.pk:
         raise ServiceError(ErrorCode.INVALID, f"{to_rep.name} already owns {record.label}", "toRepId")
-    if not actor.is_revops:
-        # A manager moves records within their team: from a rep of it (or from nobody) to a
-        # rep of it. Taking another team's record, handing one to another team, or moving a
-        # partner's is RevOps' call.
-        if before is not None and (before.rep is None or not _in_team(actor, before.rep)):
-            holder = before.rep.name if before.rep else before.partner.name if before.partner else "its owner"
-            raise ServiceError(ErrorCode.FORBIDDEN, f"{record.label} is owned by {holder}, not by your team")
-        if not _in_team(actor, to_rep):
-            raise ServiceError(ErrorCode.FORBIDDEN, f"{to_rep.name} is not in your team", "toRepId")
+    refusal = permissions.may_transfer_record(actor, label=record.label, before=before, to_rep=to_rep)
+    if refusal is not None:
+        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
     rule_set = published_rule_set()
     return set_owner(
         record,
