@@ -29,7 +29,7 @@ from leadowner.jobs import Deadline, SweepResult
 from leadowner.models import NotificationKind
 from leadowner.notifications import notify
 from routing.models import Account, DecisionStep, Lead, OwnerRole
-from routing.services.ownership import Record, current_owner, set_owner
+from routing.services.ownership import Record, confirm_owner, current_owner, set_owner
 from territories.models import RepStatus
 from territories.selectors import policy_of, published_rule_set
 
@@ -115,9 +115,19 @@ def resolve_dispute(*, dispute_id: int, winner_rep_id: int, resolution: str, act
         if updated == 0:
             raise ServiceError(ErrorCode.CONFLICT, f"dispute #{dispute.pk} was resolved meanwhile")
         # When the winner already owns it nothing changes hands (its claim keeps its
-        # lifetime) and the dispute row is the record of the decision.
+        # lifetime); the history still records the decision, with its actor and reason.
         owner = current_owner(record, dispute.role)
-        if owner is None or owner.rep_id != winner.pk:
+        if owner is not None and owner.rep_id == winner.pk:
+            confirm_owner(
+                record,
+                role=dispute.role,
+                owner=owner,
+                why=f"dispute #{dispute.pk} resolved, owner kept: {text}",
+                actor=actor.label,
+                now=now,
+                rule_set_version=rule_set.version if rule_set else None,
+            )
+        else:
             set_owner(
                 record,
                 role=dispute.role,

@@ -175,7 +175,7 @@ def test_when_the_claimant_wins_they_become_owner_with_history_naming_the_disput
     assert change.reason == f"dispute #{dispute.pk} resolved: the email thread shows Carl first"
 
 
-def test_when_the_owner_wins_nothing_changes_hands_and_the_claim_keeps_its_lifetime(now):
+def test_when_the_owner_wins_nothing_changes_hands_the_claim_keeps_its_lifetime_and_history_says_so(now):
     expires = now + timedelta(days=12)
     account, owner, claimant, owner_manager, _ = contested_account(now, reason="ACCOUNT_CLAIM", expires_at=expires)
     dispute = open_dispute(account=account, reason="mine", actor=Actor(rep=claimant), now=now)
@@ -189,7 +189,9 @@ def test_when_the_owner_wins_nothing_changes_hands_and_the_claim_keeps_its_lifet
     assert (resolved.winner, resolved.loser) == (owner, claimant)
     current = Ownership.objects.get(account=account, role="SALES", ended_at__isnull=True)
     assert (current.rep, current.expires_at) == (owner, expires)
-    assert not OwnershipChange.objects.filter(account=account).exists()
+    change = OwnershipChange.objects.get(account=account)
+    assert (change.from_rep, change.to_rep, change.actor) == (owner, owner, owner_manager.email)
+    assert change.reason == f"dispute #{dispute.pk} resolved, owner kept: claim was valid"
 
 
 def test_a_manager_further_up_either_chain_and_revops_may_resolve(now):

@@ -236,3 +236,32 @@ def end_owner(
         )
         before.ended_at = now
         return before
+
+
+def confirm_owner(
+    record: Record,
+    *,
+    role: str,
+    owner: Ownership,
+    why: str,
+    actor: str,
+    now: datetime,
+    rule_set_version: int | None = None,
+) -> OwnershipChange:
+    """Record a decision that kept the current owner (a dispute the owner won): history, no change.
+
+    The row names the same owner as from and to, so replaying the history still gives the
+    current owners, and the account page shows the decision with its actor and reason.
+    """
+    return _history(
+        record,
+        role=role,
+        before=owner,
+        rep=owner.rep,
+        partner=owner.partner,
+        step=DecisionStep.MANUAL,
+        why=why,
+        actor=actor,
+        now=now,
+        rule_set_version=rule_set_version,
+    )
