@@ -6,6 +6,7 @@ Embedded default: a SQLite file under var/ and an SQLite-backed Celery broker, s
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -94,6 +95,13 @@ DATABASE_VENDOR = "sqlite" if _db["ENGINE"].endswith("sqlite3") else "postgresql
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
+if REDIS_URL and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+    # Tests in parallel: each pytest-xdist worker gets a Redis database of its own, so one
+    # worker's cache.clear() (a FLUSHDB) never wipes another's counters or queues.
+    _worker = int(os.environ["PYTEST_XDIST_WORKER"][2:] or 0)
+    _base, _, _db = REDIS_URL.rpartition("/")
+    if _db.isdigit() and _base.count("/") >= 2:
+        REDIS_URL = f"{_base}/{(int(_db) + 1 + _worker) % 16}"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CACHES = {
