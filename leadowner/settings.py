@@ -99,9 +99,9 @@ if REDIS_URL and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
     # Tests in parallel: each pytest-xdist worker gets a Redis database of its own, so one
     # worker's cache.clear() (a FLUSHDB) never wipes another's counters or queues.
     _worker = int(os.environ["PYTEST_XDIST_WORKER"][2:] or 0)
-    _base, _, _db = REDIS_URL.rpartition("/")
-    if _db.isdigit() and _base.count("/") >= 2:
-        REDIS_URL = f"{_base}/{(int(_db) + 1 + _worker) % 16}"
+    _redis_base, _, _redis_db = REDIS_URL.rpartition("/")
+    if _redis_db.isdigit() and _redis_base.count("/") >= 2:
+        REDIS_URL = f"{_redis_base}/{(int(_redis_db) + 1 + _worker) % 16}"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CACHES = {
