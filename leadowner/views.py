@@ -27,6 +27,7 @@ from leadowner import metrics
 from leadowner.beat import JOBS_BY_NAME
 from leadowner.charts import Chart, Series, bar_chart, line_chart, plain
 from leadowner.console import console_actor, manager_required, render_page, url_if_exists
+from leadowner.csvio import escape_cell
 from leadowner.errors import ServiceError, ServiceErrors
 from leadowner.metrics import Period
 from leadowner.selectors_jobs import last_runs_per_job
@@ -555,9 +556,11 @@ def metrics_csv(request: HttpRequest, metric: str) -> HttpResponse:
     stamp = f"{period.start:%Y%m%d}-{period.end:%Y%m%d}"
     response["Content-Disposition"] = f'attachment; filename="{metric}-{stamp}.csv"'
     writer = csv.writer(response)
-    writer.writerow(block.columns)
+    writer.writerow([escape_cell(str(c)) for c in block.columns])
     for row in block.rows:
-        writer.writerow([*row, *[""] * (len(block.columns) - len(row))])
+        cells = [*row, *[""] * (len(block.columns) - len(row))]
+        # Names (territories, reps) come from imports and forms: never a cell a spreadsheet runs.
+        writer.writerow([c if isinstance(c, int | float) else escape_cell(str(c)) for c in cells])
     return response
 
 

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from leadowner.csvio import (
+    FORMULA_START,
     CsvRow,
     ImportFailed,
     ImportReport,
@@ -716,6 +717,10 @@ class _Parser:
             return None
         name = self.text_value(pairs["name"][1], "name")
         if name is None:
+            return None
+        if name[:1] in FORMULA_START:
+            # The name reaches CSV exports and metrics downloads: never a cell a spreadsheet runs.
+            self.problem(pairs["name"][1], "name", f"{name!r} starts with {name[0]!r}, which a spreadsheet runs", name)
             return None
         spec = _TerritorySpec(name=name, line=_line(node), position=position)
         if "parent" in pairs:

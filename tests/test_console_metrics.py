@@ -386,3 +386,10 @@ def test_the_metrics_page_costs_the_same_queries_whatever_the_book(
     with django_assert_num_queries(15):  # type: ignore[operator]
         response = client.get(reverse("console:metrics"), {"days": "30"})
     assert response.status_code == 200
+
+
+def test_a_metrics_csv_never_writes_a_cell_a_spreadsheet_would_run(client: Client, book: Book) -> None:
+    Rep.objects.filter(name="Ada").update(name="=HYPERLINK(1)")
+    body = client.get(reverse("console:metrics_csv", args=["forfeits"]), BOOK_DAYS).content.decode()
+    assert "'=HYPERLINK(1)" in body
+    assert not any(line.startswith("=") for line in body.splitlines())

@@ -350,3 +350,13 @@ def test_weighted_members_keep_their_order(reps, now):
     rule_set = import_rule_set(CANONICAL, actor="test", now=now)
     members = TerritoryMember.objects.filter(territory__rule_set=rule_set, territory__name="US East")
     assert [m.rep.email for m in members.order_by("position")] == ["ada@example.com", "bo@example.com"]
+
+
+@pytest.mark.django_db
+def test_a_territory_name_a_spreadsheet_would_run_is_a_problem(reps, now):
+    text = "territories:\n  - name: \"=cmd|' /C calc'!A0\"\n    members: [ada@example.com]\n"
+    with pytest.raises(RuleSetInvalid) as caught:
+        import_rule_set(text, actor="test", now=now)
+    [problem] = caught.value.problems
+    assert (problem.line, problem.field) == (2, "name")
+    assert "spreadsheet" in str(problem)
