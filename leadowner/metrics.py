@@ -53,7 +53,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, CumeDist, Greatest, TruncDate
+from django.db.models.functions import Coalesce, CumeDist, TruncDate
 
 from disputes.models import Dispute, DisputeStatus
 from leadowner.calendar import add_business_hours
@@ -68,7 +68,7 @@ from routing.models import (
     Ownership,
     OwnershipChange,
 )
-from routing.services.forfeits import FORFEIT_ACTOR
+from routing.services.forfeits import FORFEIT_ACTOR, due_forfeits
 from territories.models import Rep, RepStatus, RuleSetStatus, Territory
 from territories.selectors import policy_of, published_rule_set
 
@@ -151,23 +151,15 @@ def unassigned_leads_count() -> int:
 
 
 def forfeit_risk(*, now: datetime, window_days: int | None = None) -> QuerySet[Ownership]:
-    """Owned open leads within two days of the activity window (or past it): about to be forfeited.
+    """Owned leads the forfeit job will take within two days if nothing happens: about to be forfeited.
 
-    A rep's current SALES ownership of a lead in an open stage, its account without an open
-    opportunity (protected from forfeits), whose clock, the later of the assignment and the
-    lead's last activity, started at least `window - 2 days` ago.
+    The forfeit job's own rule (routing.services.forfeits.due_forfeits: only the owner's
+    calls, emails and meetings reset the clock; an open opportunity protects), asked two
+    days ahead, so the home count and the job can never disagree.
     """
     if window_days is None:
         window_days = policy_of(published_rule_set()).activity_window_days
-    protected = Opportunity.objects.filter(account_id=OuterRef("lead__account_id"), status=OpportunityStatus.OPEN)
-    clock = Greatest(F("since"), Coalesce(F("lead__last_activity_at"), F("since")))
-    return (
-        open_lead_ownerships()
-        .filter(rep__isnull=False)
-        .exclude(Exists(protected))
-        .alias(clock=clock)
-        .filter(clock__lte=now - timedelta(days=window_days) + FORFEIT_WARNING)
-    )
+    return due_forfeits(now=now + FORFEIT_WARNING, window=timedelta(days=window_days))
 
 
 def over_capacity_reps() -> QuerySet[Rep]:

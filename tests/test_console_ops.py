@@ -17,6 +17,7 @@ from leadowner.models import JobRun
 from territories.models import RuleSet
 from tests.factories import (
     AccountFactory,
+    ActivityFactory,
     DealRegistrationFactory,
     DisputeFactory,
     LeadFactory,
@@ -42,9 +43,13 @@ def client() -> Client:
     return client
 
 
-def _owned_lead(rep: object, *, since: datetime, last_activity: datetime | None = None, stage: str = "NEW") -> None:
+def _owned_lead(
+    rep: object, *, since: datetime, last_activity: datetime | None = None, stage: str = "NEW", kind: str = "CALL"
+) -> None:
     lead = LeadFactory(received_at=since, assigned_at=since, last_activity_at=last_activity, stage=stage)
     OwnershipFactory(account=None, lead=lead, rep=rep, since=since)
+    if last_activity is not None:
+        ActivityFactory(rep=rep, lead=lead, kind=kind, occurred_at=last_activity)
 
 
 def test_disputes_due_within_8_business_hours_or_past_deadline_need_a_manager() -> None:
@@ -66,11 +71,13 @@ def test_leads_within_two_days_of_the_activity_window_are_about_to_be_forfeited(
     _owned_lead(rep, since=now - timedelta(days=20))  # past the window: next sweep takes it
     _owned_lead(rep, since=now - timedelta(days=11, hours=23))  # not yet
     _owned_lead(rep, since=now - timedelta(days=30), last_activity=now - timedelta(days=3))  # worked lately
+    # A note is no meaningful activity (the forfeit job's rule): the lead is still at risk.
+    _owned_lead(rep, since=now - timedelta(days=30), last_activity=now - timedelta(days=1), kind="NOTE")
     _owned_lead(rep, since=now - timedelta(days=30), stage="WON")  # closed
     protected = LeadFactory(received_at=now, account=AccountFactory())
     OpportunityFactory(account=protected.account)
     OwnershipFactory(account=None, lead=protected, rep=rep, since=now - timedelta(days=20))  # open deal: protected
-    assert metrics.needs_attention(now=now).leads_at_risk == 2
+    assert metrics.needs_attention(now=now).leads_at_risk == 3
 
 
 def test_home_counts_what_needs_a_manager_now_each_linking_to_its_queue(client: Client, now: datetime) -> None:
