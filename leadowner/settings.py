@@ -95,9 +95,11 @@ DATABASE_VENDOR = "sqlite" if _db["ENGINE"].endswith("sqlite3") else "postgresql
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
-if REDIS_URL and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+if REDIS_URL and "pytest" in sys.modules and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
     # Tests in parallel: each pytest-xdist worker gets a Redis database of its own, so one
-    # worker's cache.clear() (a FLUSHDB) never wipes another's counters or queues.
+    # worker's cache.clear() (a FLUSHDB) never wipes another's counters or queues. Only in
+    # the pytest process itself: a Celery worker a test starts inherits the variable but is
+    # given its broker URL explicitly.
     _worker = int(os.environ["PYTEST_XDIST_WORKER"][2:] or 0)
     _redis_base, _, _redis_db = REDIS_URL.rpartition("/")
     if _redis_db.isdigit() and _redis_base.count("/") >= 2:
