@@ -193,6 +193,7 @@ def escalate_dispute(*, dispute_id: int, now: datetime) -> DisputeEscalation | N
             now=now,
             account_id=dispute.account_id,
             lead_id=dispute.lead_id,
+            dispute_id=dispute.pk,
         )
     return escalation
 

@@ -11,7 +11,7 @@ CSRF protection) on a console form.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import wraps
+from functools import cached_property, wraps
 from typing import Any, Concatenate, ParamSpec
 
 from django.conf import settings
@@ -120,13 +120,34 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("roster", "Roster", "console:roster"),
     ("metrics", "Metrics", "console:metrics"),
     ("audit", "Audit", "console:audit"),
+    ("notifications", "Notifications", "console:notifications"),
     ("jobs", "Jobs", "console:jobs"),
     ("settings", "Settings", "console:settings"),
 )
 
 
+class UnreadCount:
+    """The signed-in manager's unread notifications, for the navigation.
+
+    Counted at most once per request, and only when a template shows it: an htmx
+    fragment that leaves the navigation alone costs no query.
+    """
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+
+    @cached_property
+    def value(self) -> int:
+        actor = console_actor(self._request)
+        if actor is None:
+            return 0
+        from leadowner.notifications import unread_count
+
+        return unread_count(actor)
+
+
 def nav_items(request: HttpRequest) -> dict[str, Any]:
-    """Context processor: the nav entries whose screens exist."""
+    """Context processor: the nav entries whose screens exist, and the unread notifications (lazily)."""
     if not request.resolver_match or request.resolver_match.namespace != "console":
         return {}
     items = []
@@ -134,4 +155,4 @@ def nav_items(request: HttpRequest) -> dict[str, Any]:
         url = url_if_exists(name)
         if url is not None:
             items.append({"key": key, "label": label, "url": url})
-    return {"nav_items": items}
+    return {"nav_items": items, "nav_unread": UnreadCount(request)}

@@ -89,6 +89,8 @@ class Notification(models.Model):
     body = models.TextField(blank=True)
     account = models.ForeignKey("routing.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     lead = models.ForeignKey("routing.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The dispute an escalation is about (the console links to it).
+    dispute = models.ForeignKey("disputes.Dispute", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField()
     emailed_at = models.DateTimeField(null=True, blank=True)
     email_error = models.TextField(blank=True)
@@ -104,6 +106,13 @@ class Notification(models.Model):
             models.Index(fields=["recipient_partner_user", "created_at"]),
             models.Index(fields=["kind", "created_at"]),
             models.Index(fields=["created_at"], condition=Q(emailed_at__isnull=True), name="notification_unsent"),
+            # The console's navigation counts a manager's unread notifications on every page.
+            models.Index(fields=["recipient_rep"], condition=Q(read_at__isnull=True), name="notification_unread_rep"),
+            models.Index(
+                fields=["recipient_partner_user"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread_partner",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -17,14 +17,18 @@ Departed reps are not notified (they are gone, and their address may be too).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from leadowner import permissions
+from leadowner.actors import Actor
+from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
 from leadowner.jobs import Deadline, SweepResult
 from leadowner.models import Notification
 from territories.models import PartnerUser, Rep, RepStatus
@@ -50,6 +54,7 @@ def notify(
     now: datetime,
     account_id: int | None = None,
     lead_id: int | None = None,
+    dispute_id: int | None = None,
 ) -> list[Notification]:
     """One notification per distinct recipient (None and departed reps left out), emailed after commit."""
     rows: list[Notification] = []
@@ -76,6 +81,7 @@ def notify(
                 body=body,
                 account_id=account_id,
                 lead_id=lead_id,
+                dispute_id=dispute_id,
                 created_at=now,
             )
         )
@@ -204,3 +210,44 @@ def mark_read(
     rows = Notification.objects.filter(pk=notification_id, read_at__isnull=True)
     rows = rows.filter(recipient_rep=rep) if rep is not None else rows.filter(recipient_partner_user=partner_user)
     return rows.update(read_at=now) > 0
+
+
+# At most this many ids in one markNotificationsRead (a client marking "all" sends no ids).
+MAX_MARK_IDS = 500
+
+
+def unread_count(actor: Actor) -> int:
+    """How many of the actor's own notifications are unread (0 for the system and anonymous)."""
+    return permissions.visible_notifications(actor, Notification.objects.filter(read_at__isnull=True)).count()
+
+
+def mark_notifications_read(*, actor: Actor, ids: Sequence[int | None] | None, now: datetime) -> list[int]:
+    """The actor read these of their own notifications (all their unread ones when `ids` is None).
+
+    All or nothing: an id that is not one of the actor's notifications (someone else's, or
+    none at all: the two read alike) is NOT_FOUND on `ids.<position>` and nothing is marked.
+    A notification read before keeps its first read time. Returns the ids this call marked.
+    `ids` holds None where the caller's id could not be one (malformed): that is NOT_FOUND too.
+    """
+    own = permissions.visible_notifications(actor, Notification.objects.all())
+    with transaction.atomic():
+        if ids is None:
+            unread = own.filter(read_at__isnull=True).select_for_update()
+            marked = list(unread.order_by("pk").values_list("pk", flat=True))
+            Notification.objects.filter(pk__in=marked).update(read_at=now)
+            return marked
+        if len(ids) > MAX_MARK_IDS:
+            raise ServiceError(ErrorCode.INVALID, f"at most {MAX_MARK_IDS} ids at once, got {len(ids)}", "ids")
+        wanted = [pk for pk in ids if pk is not None]
+        found = set(own.filter(pk__in=wanted).values_list("pk", flat=True))
+        missing = [
+            ServiceError(ErrorCode.NOT_FOUND, f"no notification #{pk}" if pk else "not a notification id", f"ids.{i}")
+            for i, pk in enumerate(ids)
+            if pk is None or pk not in found
+        ]
+        if missing:
+            raise ServiceErrors(missing)
+        unread = own.filter(pk__in=found, read_at__isnull=True).select_for_update()
+        marked = list(unread.order_by("pk").values_list("pk", flat=True))
+        Notification.objects.filter(pk__in=marked).update(read_at=now)
+        return marked

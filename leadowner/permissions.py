@@ -36,6 +36,9 @@ Details of the reads:
   registration on (any status), their partner's registrations, and on those accounts
   their partner's own ownership and the history rows naming their partner. An account
   they may not read looks exactly like a missing one.
+- Notifications: everyone reads and marks read only their own (a rep's, of any role, or a
+  partner user's); the system and anonymous callers have none. The console's log of every
+  notification is for managers and RevOps (the console's own rule).
 - Rule sets (simulateRouting): managers and RevOps any version (drafts before they are
   published); reps the published one only (a draft looks like a missing version).
 
@@ -56,6 +59,7 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from disputes.models import Dispute
 from leadowner.actors import Actor
+from leadowner.models import Notification
 from routing.models import Account, DealRegistration, Lead, OwnerRole, Ownership, OwnershipChange
 from routing.selectors.team import actor_manages, manages, team_rep_ids
 from territories.models import Rep, RepStatus, RuleSet, RuleSetStatus, Territory
@@ -229,6 +233,23 @@ def visible_disputes(actor: Actor, qs: QuerySet[Dispute]) -> QuerySet[Dispute]:
         team = _team_and_self(actor)
         return qs.filter(Q(claimant_id__in=team) | Q(current_owner_id__in=team) | Q(escalated_to_id=actor.rep.pk))
     return qs.filter(Q(claimant_id=actor.rep.pk) | Q(current_owner_id=actor.rep.pk))
+
+
+# Notifications --------------------------------------------------------------------------
+
+
+def visible_notifications(actor: Actor, qs: QuerySet[Notification]) -> QuerySet[Notification]:
+    """One's own notifications only: a partner never reads another partner's or a rep's, nor a rep another's."""
+    if actor.rep is not None:
+        return qs.filter(recipient_rep_id=actor.rep.pk)
+    if actor.partner_user is not None:
+        return qs.filter(recipient_partner_user_id=actor.partner_user.pk)
+    return _none(qs)
+
+
+def may_read_notification_log(actor: Actor) -> bool:
+    """Everyone's notifications, with their email status: managers and RevOps (the console)."""
+    return actor.is_manager
 
 
 # Writes ---------------------------------------------------------------------------------
