@@ -21,6 +21,8 @@ from leadowner.graphql.caches import MAXSIZE, CachedParsing
 from leadowner.graphql.extensions import AuthenticationExtension
 from leadowner.graphql.limits import MaskUnexpectedErrors, RequestLimits, log_errors
 from leadowner.graphql.root_fields import RootDjangoOptimizerExtension
+from leadowner.notifications_schema import Mutation as NotificationsMutation
+from leadowner.notifications_schema import Query as NotificationsQuery
 from routing.schema import Mutation as RoutingMutation
 from routing.schema import Query as RoutingQuery
 from territories.schema import Query as TerritoriesQuery
@@ -41,8 +43,8 @@ class Schema(strawberry.Schema):
         log_errors(unexpected, execution_context)
 
 
-Query = merge_types("Query", (HealthQuery, TerritoriesQuery, RoutingQuery, DisputesQuery))
-Mutation = merge_types("Mutation", (RoutingMutation, DisputesMutation))
+Query = merge_types("Query", (HealthQuery, TerritoriesQuery, RoutingQuery, DisputesQuery, NotificationsQuery))
+Mutation = merge_types("Mutation", (RoutingMutation, DisputesMutation, NotificationsMutation))
 
 schema = Schema(
     query=Query,

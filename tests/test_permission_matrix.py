@@ -26,6 +26,7 @@ from django.utils import timezone
 from graphql import build_schema
 
 from disputes.models import Dispute
+from leadowner.models import Notification
 from leadowner.schema import schema
 from routing.models import Activity, DealRegistration, Lead, Ownership, OwnershipChange
 from territories.models import Rep
@@ -141,6 +142,22 @@ class World:
             account=self.rep_co, claimant=self.teammate, current_owner=self.rep, status="OPEN", due_at=now
         )
 
+        # Everyone was told something: each reads and marks only their own.
+        self.notifications = {
+            who: Notification.objects.create(
+                created_at=now, kind="REASSIGNMENT", subject=f"{who} told", **{field: getattr(self, who)}
+            )
+            for who, field in (
+                ("rep", "recipient_rep"),
+                ("other_rep", "recipient_rep"),
+                ("manager", "recipient_rep"),
+                ("other_manager", "recipient_rep"),
+                ("revops", "recipient_rep"),
+                ("alpha_user", "recipient_partner_user"),
+                ("beta_user", "recipient_partner_user"),
+            )
+        }
+
     @staticmethod
     def _lead(email: str, rep: Rep) -> Lead:
         lead = LeadFactory(email=email)
@@ -177,6 +194,7 @@ class World:
             "registrations": list(DealRegistration.objects.order_by("pk").values_list("pk", "status", "expires_at")),
             "disputes": list(Dispute.objects.order_by("pk").values_list("pk", "status")),
             "reps": list(Rep.objects.order_by("pk").values_list("pk", "status", "departed_at")),
+            "notifications": list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
         }
 
 
@@ -376,6 +394,14 @@ OPS: dict[str, Op] = {
     ),
     "simulateRouting(published)": Op("simulateRouting", "query", SIMULATE, lambda w: {}, _simulated),
     "simulateRouting(draft v2)": Op("simulateRouting", "query", SIMULATE, lambda w: {"version": 2}, _simulated),
+    "notifications": Op(
+        "notifications",
+        "query",
+        "{ notifications { totalCount edges { node { subject read } } } }",
+        lambda w: {},
+        lambda v: _names(v, "subject"),
+    ),
+    "unreadNotificationCount": Op("unreadNotificationCount", "query", "{ unreadNotificationCount }", lambda w: {}),
     # Mutations ---------------------------------------------------------------------------------------
     "submitLead": Op(
         "submitLead",
@@ -469,6 +495,25 @@ OPS: dict[str, Op] = {
             Ownership.objects.get(account=w.rep_co, role="SALES", ended_at__isnull=True).rep_id == w.teammate.pk
         ),
     ),
+    "markNotificationsRead(all of one's own)": Op(
+        "markNotificationsRead",
+        "mutation",
+        "mutation { markNotificationsRead { notifications { subject } unreadCount errors { code } } }",
+        lambda w: {},
+        done=lambda w, actor: _assert(
+            sorted(Notification.objects.filter(read_at__isnull=False).values_list("subject", flat=True))
+            == [f"{NOTIFIED[actor]} told"]
+        ),
+    ),
+    "markNotificationsRead(Rita's)": Op(
+        "markNotificationsRead",
+        "mutation",
+        "mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) { unreadCount errors { code } } }",
+        lambda w: {"ids": [_id(w.notifications["rep"])]},
+        done=lambda w, actor: _assert(
+            list(Notification.objects.filter(read_at__isnull=False).values_list("subject", flat=True)) == ["rep told"]
+        ),
+    ),
     "markRepDeparted(Tom)": Op(
         "markRepDeparted",
         "mutation",
@@ -519,6 +564,17 @@ ALPHA_HISTORY = ["alpha approved", "beta expired", "beta approved", "rita by ter
 DISPUTE = [("Rep Co", "Tom Teammate", "OPEN")]
 NOT_FOUND = Refused("NOT_FOUND")
 FORBIDDEN = Refused("FORBIDDEN")
+# Whose notifications each caller reads: their own (the READ_ONLY token is Mia's).
+NOTIFIED = {
+    "rep": "rep",
+    "other_rep": "other_rep",
+    "manager": "manager",
+    "other_manager": "other_manager",
+    "revops": "revops",
+    "read_only": "manager",
+    "partner_a": "alpha_user",
+    "partner_b": "beta_user",
+}
 
 MATRIX: dict[str, dict[str, Any]] = {
     "health": _all("ok", anonymous="ok"),
@@ -623,6 +679,12 @@ MATRIX: dict[str, dict[str, Any]] = {
         rep=GraphQLError("NOT_FOUND"),
         other_rep=GraphQLError("NOT_FOUND"),
     ),
+    # Everyone reads only their own notifications: a partner never another partner's nor a rep's.
+    "notifications": {
+        "anonymous": UNAUTHENTICATED,
+        **{actor: [f"{who} told"] for actor, who in NOTIFIED.items()},
+    },
+    "unreadNotificationCount": _all(1),
     # Mutations ------------------------------------------------------------------------------------------
     "submitLead": _mutation(
         rep=OK, other_rep=OK, manager=OK, other_manager=OK, revops=OK, partner_a=FORBIDDEN, partner_b=FORBIDDEN
@@ -704,6 +766,19 @@ MATRIX: dict[str, dict[str, Any]] = {
         manager=OK,
         other_manager=FORBIDDEN,
         revops=OK,
+        partner_a=NOT_FOUND,
+        partner_b=NOT_FOUND,
+    ),
+    "markNotificationsRead(all of one's own)": _mutation(
+        rep=OK, other_rep=OK, manager=OK, other_manager=OK, revops=OK, partner_a=OK, partner_b=OK
+    ),
+    # Only Rita may mark Rita's: to anyone else her notification is missing.
+    "markNotificationsRead(Rita's)": _mutation(
+        rep=OK,
+        other_rep=NOT_FOUND,
+        manager=NOT_FOUND,
+        other_manager=NOT_FOUND,
+        revops=NOT_FOUND,
         partner_a=NOT_FOUND,
         partner_b=NOT_FOUND,
     ),
