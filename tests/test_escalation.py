@@ -110,6 +110,8 @@ def test_an_escalation_notifies_the_manager_who_decides_now_and_both_parties():
     to_manager = Notification.objects.get(kind="ESCALATION", recipient_rep=people["oscar"])
     assert to_manager.subject == f"Dispute #{dispute.pk} on account {dispute.account.name} escalated to Oscar Manager"
     assert "2025-03-13 10:00 UTC" in to_manager.body
+    # Each notice names the dispute it is about (the console and the API link to it).
+    assert set(Notification.objects.filter(kind="ESCALATION").values_list("dispute_id", flat=True)) == {dispute.pk}
 
 
 @pytest.mark.django_db

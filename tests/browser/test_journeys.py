@@ -215,3 +215,41 @@ def test_a_metric_chart_has_an_accessible_name_and_its_csv_downloads_the_numbers
         ("Bo Diddley", "1", "700.00"),
     ]
     assert {r["owner_id"] for r in rows} == {str(ada.pk), str(bo.pk)}
+
+
+def test_a_manager_opens_their_notifications_from_the_nav_and_marks_them_read(page: Page, revops: Rep) -> None:
+    from leadowner.models import Notification
+    from leadowner.notifications import notify
+
+    now = timezone.now()
+    account = AccountFactory(name="Escalated Co")
+    notify(
+        recipients=[revops],
+        kind="ESCALATION",
+        subject="A dispute escalated to you",
+        body="",
+        now=now,
+        account_id=account.pk,
+    )
+    notify(recipients=[revops], kind="FORFEIT", subject="A lead was forfeited", body="", now=now - timedelta(hours=1))
+
+    page.goto("/")
+    nav = page.get_by_role("navigation", name="Console")
+    link = nav.get_by_role("link", name=re.compile(r"^Notifications \(2 unread\)$"))
+    link.click()
+    expect(page.get_by_role("heading", name="Notifications", exact=True)).to_be_visible()
+    mine = page.locator("#own-notifications")
+    expect(mine.get_by_role("status")).to_contain_text("2 unread of 2.")
+
+    page.get_by_role("button", name="Mark read: A dispute escalated to you").click()
+    expect(mine.get_by_role("status")).to_contain_text("1 unread of 2. Marked 1 read.")
+    expect(nav.get_by_role("link", name=re.compile(r"^Notifications \(1 unread\)$"))).to_be_visible()
+    assert Notification.objects.get(subject="A dispute escalated to you").read_at is not None
+    assert Notification.objects.get(subject="A lead was forfeited").read_at is None
+
+    mine.get_by_role("button", name="Mark all read").click()
+    expect(mine.get_by_role("status")).to_contain_text("0 unread of 2. Marked 1 read.")
+    expect(page.locator("#nav-unread")).to_be_hidden()
+    assert not Notification.objects.filter(read_at__isnull=True).exists()
+    page.get_by_role("link", name="Escalated Co").first.click()
+    expect(page).to_have_url(re.compile(rf"/accounts/{account.pk}/$"))

@@ -172,6 +172,12 @@ SCREENS: tuple[Screen, ...] = (
     Screen("metrics", "Metrics", "Every metric as an SVG chart with its table and CSV.", "/metrics/"),
     Screen("audit", "Audit log", "Every ownership change, filterable, as CSV.", "/audit/"),
     Screen("jobs", "Jobs", "The lifecycle sweeps: last run, errors, run now.", "/jobs/"),
+    Screen(
+        "notifications",
+        "Notifications",
+        "Yours (unread first, mark read) and everyone's, filterable, with each email's status.",
+        "/notifications/",
+    ),
     Screen("settings", "Settings", "The policy of the newest draft.", "/settings/"),
 )
 
@@ -248,6 +254,7 @@ def prepare_book() -> dict[str, int]:
     )
 
     lead = Lead.objects.filter(ownerships__ended_at__isnull=True, ownerships__rep__isnull=False).order_by("pk").first()
+    _notifications(revops=revops.rep, owner=owned.rep, partner_user=partner_user, dispute=dispute, lead=lead, now=now)
     busiest = (
         Rep.objects.filter(role="AE", status="ACTIVE", ownerships__ended_at__isnull=True)
         .exclude(pk=claimant.pk)
@@ -263,6 +270,57 @@ def prepare_book() -> dict[str, int]:
         "territory": territory.pk,
         "rep": busiest.pk if busiest else owned.rep.pk,
     }
+
+
+def _notifications(*, revops: Any, owner: Any, partner_user: Any, dispute: Any, lead: Any, now: Any) -> None:
+    """What the demo has none of yet: people told of changes, emails sent, failed and not yet tried."""
+    from datetime import timedelta
+
+    from django.test.utils import override_settings
+
+    from leadowner.actors import Actor
+    from leadowner.notifications import mark_notifications_read, notify, send_notification_email
+
+    account = dispute.account
+    told = [
+        notify(
+            recipients=[revops],
+            kind="ESCALATION",
+            subject=f"Dispute #{dispute.pk} on {account.name} escalated to {revops.name}",
+            body=f"{dispute.claimant.name} contests the owner of {account.name}: {dispute.reason}",
+            now=now - timedelta(hours=1),
+            account_id=account.pk,
+            dispute_id=dispute.pk,
+        ),
+        notify(
+            recipients=[owner, revops],
+            kind="FORFEIT",
+            subject=f"{lead.email if lead else 'A lead'} was forfeited: no activity in 14 days",
+            body="No call, email or meeting was logged within the activity window; the lead was routed again.",
+            now=now - timedelta(hours=3),
+            lead_id=lead.pk if lead else None,
+        ),
+        notify(
+            recipients=[partner_user, revops],
+            kind="REGISTRATION_DECISION",
+            subject=f"Deal registration on {account.name} approved",
+            body=f"The deal registration for {account.name} was approved.",
+            now=now - timedelta(days=1),
+            account_id=account.pk,
+        ),
+    ]
+    sent, refused, _pending = told
+    # Emails as the after-commit task sends them: through the mail backend, or refused by the server.
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+        for row in sent:
+            send_notification_email(notification_id=row.pk, now=now)
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=1
+    ):
+        for row in refused:
+            send_notification_email(notification_id=row.pk, now=now)
+    # RevOps read the forfeit notice already; the other two stay unread.
+    mark_notifications_read(actor=Actor(rep=revops), ids=[refused[-1].pk], now=now)
 
 
 def _free_port() -> int:
