@@ -8,9 +8,9 @@ here is a Rep with role MANAGER or REVOPS, or a Django superuser (console access
   LeadownerConfig.ready). A failed attempt is recorded when the username names a manager
   or superuser; attempts at unknown usernames are only counted by the rate limiter (an
   attacker must not be able to fill the table).
-- Token uses: at most one row per token per minute, so the API's hot path pays one cache
-  `add` per request and one insert per minute. The database's unique (token, minute)
-  keeps it at one row even when the cache is down or two requests race.
+- Token uses: one row per request authenticated by a manager's token (when, from where,
+  method, path, user agent): one INSERT and nothing read, since the token and its rep
+  are already loaded by authentication.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -107,35 +106,17 @@ def record_refused_sign_in(*, request: HttpRequest, username: str, now: datetime
     )
 
 
-def _minute(now: datetime) -> datetime:
-    return now.replace(second=0, microsecond=0)
-
-
-def record_token_use(token: ApiToken, *, request: HttpRequest, now: datetime) -> bool:
-    """Record a use of a manager's token, once per token per minute. False when nothing needed writing."""
+def record_token_use(token: ApiToken, *, request: HttpRequest, now: datetime) -> TokenUse | None:
+    """Record this use of a token when it is a manager's; None for anyone else's token."""
     rep = token.rep
     if rep is None or not rep.is_manager:
-        return False
-    minute = _minute(now)
-    try:
-        first_this_minute = cache.add(f"tokenuse:{token.pk}:{minute:%Y%m%d%H%M}", 1, timeout=120)
-    except Exception:  # the cache is down: the unique constraint still keeps one row per minute
-        logger.warning("token-use cache unavailable", exc_info=True)
-        first_this_minute = True
-    if not first_this_minute:
-        return False
-    TokenUse.objects.bulk_create(
-        [
-            TokenUse(
-                token=token,
-                rep=rep,
-                minute=minute,
-                address=_address(request),
-                method=(request.method or "")[:10],
-                path=request.path[:200],
-                user_agent=_user_agent(request),
-            )
-        ],
-        ignore_conflicts=True,
+        return None
+    return TokenUse.objects.create(
+        token=token,
+        rep=rep,
+        at=now,
+        address=_address(request),
+        method=(request.method or "")[:10],
+        path=request.path[:200],
+        user_agent=_user_agent(request),
     )
-    return True

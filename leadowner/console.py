@@ -120,6 +120,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("roster", "Roster", "console:roster"),
     ("metrics", "Metrics", "console:metrics"),
     ("audit", "Audit", "console:audit"),
+    ("access", "Access", "console:access"),
     ("notifications", "Notifications", "console:notifications"),
     ("jobs", "Jobs", "console:jobs"),
     ("settings", "Settings", "console:settings"),

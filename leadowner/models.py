@@ -159,24 +159,23 @@ class SignInEvent(models.Model):
 
 
 class TokenUse(models.Model):
-    """A manager's (or RevOps') API token was used: at most one row per token per minute.
+    """One use of a manager's (or RevOps') API token: one row per authenticated request.
 
-    `minute` is the start of the minute of the first use in it; `requests` is not kept
-    (counting every request would be a write per request).
+    Written by leadowner.audit with a single INSERT on the request's own connection
+    (autocommit: it lands whatever the request then does, a refused mutation included).
     """
 
     token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="uses")
     rep = models.ForeignKey("territories.Rep", on_delete=models.CASCADE, related_name="token_uses")
-    minute = models.DateTimeField()
+    at = models.DateTimeField()
     address = models.CharField(max_length=64, blank=True)
     method = models.CharField(max_length=10, blank=True)
     path = models.CharField(max_length=200, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:
-        ordering = ["-minute", "-id"]
-        indexes = [models.Index(fields=["rep", "minute"])]
-        constraints = [models.UniqueConstraint(fields=["token", "minute"], name="one_token_use_per_minute")]
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["rep", "at"]), models.Index(fields=["token", "at"])]
 
     def __str__(self) -> str:
-        return f"{self.token.prefix} used at {self.minute:%Y-%m-%d %H:%M}"
+        return f"{self.token.prefix} used at {self.at:%Y-%m-%d %H:%M:%S}"

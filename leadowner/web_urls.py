@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
 from disputes.urls import patterns as disputes_patterns
-from leadowner import views, views_notifications
+from leadowner import views, views_access, views_notifications
 from leadowner.security import RateLimitedLoginView
 from routing.urls import patterns as routing_patterns
 from territories.urls import patterns as territories_patterns
@@ -22,6 +22,7 @@ console_patterns: list[URLPattern | URLResolver] = [
     *disputes_patterns,
     *views.ops_patterns,
     *views_notifications.patterns,
+    *views_access.patterns,
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -171,6 +171,7 @@ SCREENS: tuple[Screen, ...] = (
     ),
     Screen("metrics", "Metrics", "Every metric as an SVG chart with its table and CSV.", "/metrics/"),
     Screen("audit", "Audit log", "Every ownership change, filterable, as CSV.", "/audit/"),
+    Screen("access", "Access log", "Managers' sign-ins and every use of a manager's API token.", "/access/"),
     Screen("jobs", "Jobs", "The lifecycle sweeps: last run, errors, run now.", "/jobs/"),
     Screen(
         "notifications",
@@ -255,6 +256,7 @@ def prepare_book() -> dict[str, int]:
 
     lead = Lead.objects.filter(ownerships__ended_at__isnull=True, ownerships__rep__isnull=False).order_by("pk").first()
     _notifications(revops=revops.rep, owner=owned.rep, partner_user=partner_user, dispute=dispute, lead=lead, now=now)
+    _access(revops.rep, now=now)
     busiest = (
         Rep.objects.filter(role="AE", status="ACTIVE", ownerships__ended_at__isnull=True)
         .exclude(pk=claimant.pk)
@@ -270,6 +272,33 @@ def prepare_book() -> dict[str, int]:
         "territory": territory.pk,
         "rep": busiest.pk if busiest else owned.rep.pk,
     }
+
+
+def _access(revops: Any, *, now: Any) -> None:
+    """A refused sign-in and a few requests with RevOps' API token, for the access log."""
+    from datetime import timedelta
+
+    from leadowner.models import SignInEvent, SignInOutcome, TokenUse
+    from leadowner.tokens import issue_token
+
+    token, _raw = issue_token(rep=revops, name="CRM sync")
+    SignInEvent.objects.create(
+        at=now - timedelta(hours=2),
+        outcome=SignInOutcome.FAILURE,
+        username=revops.email,
+        rep=revops,
+        address="198.51.100.23",
+    )
+    for minutes, path in ((90, "/graphql"), (30, "/graphql"), (5, "/graphql")):
+        TokenUse.objects.create(
+            token=token,
+            rep=revops,
+            at=now - timedelta(minutes=minutes),
+            address="10.0.4.17",
+            method="POST",
+            path=path,
+            user_agent="crm-sync/3.1",
+        )
 
 
 def _notifications(*, revops: Any, owner: Any, partner_user: Any, dispute: Any, lead: Any, now: Any) -> None:
