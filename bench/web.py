@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.bare_routing import bare_decisions_per_second  # noqa: E402
 from bench.generate import LEGAL, brand, setup_django  # noqa: E402
 from bench.loadgen import LoadResult, percentile, request_bytes, run_load  # noqa: E402
 from bench.report import Figure  # noqa: E402
@@ -260,6 +261,7 @@ def bench_submit(
     repeats: int,
     seconds: float,
     throughput_only: bool = False,
+    database_url: str = "",
 ) -> list[Figure]:
     nonce = f"{int(time.time() * 1000) % 10**9:x}"
     total = sum(requests[c] for c in levels) * repeats + 100
@@ -300,6 +302,13 @@ def bench_submit(
             reference=f"{floor} requests/s",
             target="min:300" if c == 8 and not throughput_only else "",
         )
+    if database_url:  # the same rate beside the bare SQL one decision needs (bench/bare_routing.py)
+        figures[("bare", 8)] = Figure(
+            group,
+            "routed leads/s, 8 clients, beside the bare SQL of each decision",
+            "/s",
+            reference="bare SQL of a routing decision (11 statements, rolled back), leads/s",
+        )
     for repeat in range(repeats):
         for c in levels:
             print(f"  submitLead, {c} clients, run {repeat + 1}/{repeats}", flush=True)
@@ -312,6 +321,10 @@ def bench_submit(
                 figures[("p99", c)].ref_values.append(floor_run.p(99))
             figures[("rate", c)].values.append(ours.per_second)
             figures[("rate", c)].ref_values.append(floor_run.per_second)
+            if c == 8 and ("bare", 8) in figures:
+                bare = bare_decisions_per_second(database_url, samples, leads=requests[c], clients=c)
+                figures[("bare", 8)].values.append(ours.per_second)
+                figures[("bare", 8)].ref_values.append(bare)
     return list(figures.values())
 
 
@@ -491,13 +504,13 @@ def main() -> int:
             requests = {8: 120 if args.quick else 300}
             figures += bench_submit(
                 server, token, samples, label=label, levels=[8], requests=requests, repeats=args.repeats,
-                seconds=60, throughput_only=True,
+                seconds=60, throughput_only=True, database_url=args.database_url,
             )  # fmt: skip
         else:
             requests = {1: 60, 8: 160, 32: 200} if args.quick else {1: 150, 8: 400, 32: 600}
             figures += bench_submit(
                 server, token, samples, label=label, levels=[1, 8, 32], requests=requests, repeats=args.repeats,
-                seconds=90,
+                seconds=90, database_url=args.database_url,
             )  # fmt: skip
             if args.only == "all":
                 count = 100 if args.quick else 400
