@@ -267,15 +267,33 @@ def test_a_prospect_with_the_reps_open_opportunity_follows_the_opportunity_to_th
 
 
 @pytest.mark.django_db
-def test_claims_simply_end():
+def test_a_departed_reps_claim_is_reassigned_through_the_accounts_territory():
     book = Book()
     claimed, ownership = ny_account(book.dan, reason="ACCOUNT_CLAIM")
     book.depart()
     result = reassign_departed_rep(rep_id=book.dan.pk, now=FRIDAY_10)
-    assert result.counts == {"claims_ended": 1}
-    assert current_owner_of(account=claimed) is None
+    assert result.counts == {"claims_reassigned": 1}
+    assert current_owner_of(account=claimed) == book.hank
     ownership.refresh_from_db()
     assert ownership.ended_at == FRIDAY_10
+    change = OwnershipChange.objects.get(account=claimed)
+    assert (change.from_rep, change.to_rep, change.step) == (book.dan, book.hank, "TERRITORY")
+    assert "which Dan" in change.reason and "had claimed" in change.reason and "'New York'" in change.reason
+
+
+@pytest.mark.django_db
+def test_a_departed_reps_claim_with_nobody_available_in_its_territory_waits_unowned_and_claimable():
+    book = Book()
+    claimed, _ = ny_account(book.dan, reason="ACCOUNT_CLAIM")
+    for rep in (book.hank, book.amy):
+        rep.status = "OUT_OF_OFFICE"
+        rep.save()
+    book.depart()
+    result = reassign_departed_rep(rep_id=book.dan.pk, now=FRIDAY_10)
+    assert result.counts == {"claims_unowned": 1}
+    assert current_owner_of(account=claimed) is None
+    change = OwnershipChange.objects.get(account=claimed)
+    assert "has nobody available" in change.reason and "waits unowned, claimable" in change.reason
 
 
 @pytest.mark.django_db
@@ -348,7 +366,7 @@ def test_the_preview_shows_where_everything_will_go_and_writes_nothing():
     assert before == (Ownership.objects.count(), OwnershipChange.objects.count(), Notification.objects.count())
     assert plan.counts() == {
         "account": {"Hank Hunter": 1, "Amy Farmer": 1},
-        "claim": {"unowned": 1},
+        "claim": {"Hank Hunter": 1},
         "lead": {"routing": 1},
         "opportunity": {"Mona Manager": 1},
     }
@@ -359,7 +377,7 @@ def test_the_preview_shows_where_everything_will_go_and_writes_nothing():
     # What the preview said is what happened.
     assert current_owner_of(account=prospect).pk == where[("account", prospect.pk)]
     assert current_owner_of(account=customer).pk == where[("account", customer.pk)]
-    assert current_owner_of(account=claimed) is None
+    assert current_owner_of(account=claimed).pk == where[("claim", claimed.pk)]
     opportunity.refresh_from_db()
     assert opportunity.owner_id == where[("opportunity", opportunity.pk)]
     assert current_owner_of(lead=lead) is not None

@@ -2,7 +2,9 @@
 
 Where each record goes (the same rules for the preview and for the real thing):
 
-- **claims** (ACCOUNT_CLAIM ownership) simply end: the account becomes claimable again;
+- **claims** (ACCOUNT_CLAIM ownership: a prospect the rep claimed) are reassigned like
+  prospects, below: to a rep of the account's territory, or unowned and claimable again
+  when the territory has nobody available, is a claim queue, or none matches;
 - **customers** (a CUSTOMER account, or an account owned in the ACCOUNT_MANAGER /
   CUSTOMER_SUCCESS role) go to an account manager (a customer-success rep for the
   CUSTOMER_SUCCESS role) of the account's territory, or of its nearest parent territory,
@@ -179,22 +181,17 @@ class _Planner:
         account = ownership.account
         assert account is not None
         gone = f"{self.rep.name} departed"
-        if ownership.reason == DecisionStep.ACCOUNT_CLAIM:
-            return PlannedMove(
-                kind="claim",
-                record_id=account.pk,
-                label=account.name,
-                role=ownership.role,
-                destination="unowned",
-                to_rep_id=None,
-                step=DecisionStep.UNASSIGNED,
-                why=f"{gone}: the claim on {account.name} ends; the account can be claimed again",
-            )
-        if account.type == AccountType.CUSTOMER or ownership.role != OwnerRole.SALES:
+        claim = ownership.reason == DecisionStep.ACCOUNT_CLAIM
+        if not claim and (account.type == AccountType.CUSTOMER or ownership.role != OwnerRole.SALES):
             return self._customer(ownership)
+        kind, noun = (
+            ("claim", f"the prospect {account.name}, which {self.rep.name} had claimed,")
+            if claim
+            else ("account", f"the prospect {account.name}")
+        )
         if has_open_opportunity and self.successor is not None:
             return PlannedMove(
-                kind="account",
+                kind=kind,
                 record_id=account.pk,
                 label=account.name,
                 role=ownership.role,
@@ -209,28 +206,28 @@ class _Planner:
             rep = self.placer.pick(territory, roles=HUNTER_ROLES) or self.placer.pick(territory)
             if rep is not None:
                 return PlannedMove(
-                    kind="account",
+                    kind=kind,
                     record_id=account.pk,
                     label=account.name,
                     role=ownership.role,
                     destination=rep.name,
                     to_rep_id=rep.pk,
                     step=DecisionStep.TERRITORY,
-                    why=f"{gone}: the prospect {account.name} goes to {rep.name} in its territory "
+                    why=f"{gone}: {noun} goes to {rep.name} in its territory "
                     f"'{territory.name}' (fewest accounts among its available members)",
                 )
             where = f"its territory '{territory.name}' has nobody available (or is a claim queue)"
         else:
             where = "no territory matches it"
         return PlannedMove(
-            kind="account",
+            kind=kind,
             record_id=account.pk,
             label=account.name,
             role=ownership.role,
             destination="unowned",
             to_rep_id=None,
             step=DecisionStep.UNASSIGNED,
-            why=f"{gone}: {where}; the prospect {account.name} waits unowned, claimable",
+            why=f"{gone}: {where}; {noun} waits unowned, claimable",
         )
 
     def _customer(self, ownership: Ownership) -> PlannedMove:
@@ -469,7 +466,7 @@ def _apply_planned(run: _Run, pairs: list[tuple[Ownership, PlannedMove]]) -> lis
     for m in moved:
         kind = kinds[m.move.ownership_id]
         if m.move.to_rep_id is None:
-            run.result.add(f"{kind}s_unowned" if kind != "claim" else "claims_ended")
+            run.result.add(f"{kind}s_unowned")
         else:
             run.result.add(f"{kind}s_reassigned")
             run.received[m.move.to_rep_id] += 1
