@@ -363,6 +363,11 @@ def may_resolve(actor: Actor, dispute: Dispute) -> bool:
     return any(rep is not None and manages(me, rep) for rep in parties)
 
 
+def may_rebalance(actor: Actor) -> bool:
+    """Rebalancing plans (read, build, apply, discard): managers and RevOps."""
+    return actor.is_manager
+
+
 def may_review_registrations(actor: Actor) -> bool:
     """Managers and RevOps approve or reject deal registrations."""
     return actor.is_manager

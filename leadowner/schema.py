@@ -23,6 +23,8 @@ from leadowner.graphql.limits import MaskUnexpectedErrors, RequestLimits, log_er
 from leadowner.graphql.root_fields import RootDjangoOptimizerExtension
 from leadowner.notifications_schema import Mutation as NotificationsMutation
 from leadowner.notifications_schema import Query as NotificationsQuery
+from routing.rebalancing_schema import Mutation as RebalancingMutation
+from routing.rebalancing_schema import Query as RebalancingQuery
 from routing.schema import Mutation as RoutingMutation
 from routing.schema import Query as RoutingQuery
 from territories.schema import Query as TerritoriesQuery
@@ -43,8 +45,10 @@ class Schema(strawberry.Schema):
         log_errors(unexpected, execution_context)
 
 
-Query = merge_types("Query", (HealthQuery, TerritoriesQuery, RoutingQuery, DisputesQuery, NotificationsQuery))
-Mutation = merge_types("Mutation", (RoutingMutation, DisputesMutation, NotificationsMutation))
+Query = merge_types(
+    "Query", (HealthQuery, TerritoriesQuery, RoutingQuery, DisputesQuery, NotificationsQuery, RebalancingQuery)
+)
+Mutation = merge_types("Mutation", (RoutingMutation, DisputesMutation, NotificationsMutation, RebalancingMutation))
 
 schema = Schema(
     query=Query,

@@ -52,7 +52,7 @@ def access(request: HttpRequest) -> HttpResponse:
     sign_in_page = Paginator(sign_ins.order_by("-at", "-id"), PAGE_SIZE).get_page(request.GET.get("signins"))
     use_page = Paginator(uses.order_by("-at", "-id"), PAGE_SIZE).get_page(request.GET.get("uses"))
     context: dict[str, Any] = {
-        "nav": "access",
+        "nav": "audit",
         "managers": managers,
         "rep_id": rep_id,
         "errors": errors,

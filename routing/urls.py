@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from routing import views, views_audit, views_queues, views_records, views_simulate
+from routing import views, views_audit, views_queues, views_rebalancing, views_records, views_simulate
 
 patterns: list[URLPattern | URLResolver] = [
     path("lookup/", views.lookup, name="lookup"),
@@ -17,4 +17,5 @@ patterns: list[URLPattern | URLResolver] = [
     path("simulate/", views_simulate.simulate, name="simulate"),
     path("audit/", views_audit.audit, name="audit"),
     path("audit/ownership-changes.csv", views_audit.audit_csv, name="audit_csv"),
+    *views_rebalancing.patterns,
 ]

@@ -28,7 +28,7 @@ from graphql import build_schema
 from disputes.models import Dispute
 from leadowner.models import Notification
 from leadowner.schema import schema
-from routing.models import Activity, DealRegistration, Lead, Ownership, OwnershipChange
+from routing.models import Activity, DealRegistration, Lead, Ownership, OwnershipChange, RebalancePlan
 from territories.models import Rep
 from tests.factories import (
     AccountFactory,
@@ -85,6 +85,10 @@ class World:
         us = TerritoryFactory(rule_set=published, name="US", criteria={"countries": ["US"]})
         for i, member in enumerate((self.rep, self.teammate)):
             TerritoryMemberFactory(territory=us, rep=member, position=i)
+        # A rebalancing plan for the published rule set, not yet applied: for managers and RevOps only.
+        self.plan = RebalancePlan.objects.create(
+            rule_set=published, trigger="ON_DEMAND", created_at=now, created_by="Mia Manager", summary={"moves": 0}
+        )
         draft = RuleSetFactory(version=2, status="DRAFT", published_at=None)
         TerritoryMemberFactory(
             territory=TerritoryFactory(rule_set=draft, name="US draft", criteria={"countries": ["US"]}),
@@ -195,6 +199,7 @@ class World:
             "disputes": list(Dispute.objects.order_by("pk").values_list("pk", "status")),
             "reps": list(Rep.objects.order_by("pk").values_list("pk", "status", "departed_at")),
             "notifications": list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
+            "plans": list(RebalancePlan.objects.order_by("pk").values_list("pk", "status")),
         }
 
 
@@ -402,6 +407,20 @@ OPS: dict[str, Op] = {
         lambda v: _names(v, "subject"),
     ),
     "unreadNotificationCount": Op("unreadNotificationCount", "query", "{ unreadNotificationCount }", lambda w: {}),
+    "rebalancePlans": Op(
+        "rebalancePlans",
+        "query",
+        "{ rebalancePlans { totalCount edges { node { status ruleSetVersion } } } }",
+        lambda w: {},
+        lambda v: [(e["node"]["status"], e["node"]["ruleSetVersion"]) for e in v["edges"]],
+    ),
+    "rebalancePlan": Op(
+        "rebalancePlan",
+        "query",
+        "query($id: ID!) { rebalancePlan(id: $id) { status createdBy } }",
+        lambda w: {"id": _id(w.plan)},
+        lambda v: v and (v["status"], v["createdBy"]),
+    ),
     # Mutations ---------------------------------------------------------------------------------------
     "submitLead": Op(
         "submitLead",
@@ -513,6 +532,27 @@ OPS: dict[str, Op] = {
         done=lambda w, actor: _assert(
             list(Notification.objects.filter(read_at__isnull=False).values_list("subject", flat=True)) == ["rep told"]
         ),
+    ),
+    "buildRebalancePlan": Op(
+        "buildRebalancePlan",
+        "mutation",
+        "mutation { buildRebalancePlan { plan { status } errors { code } } }",
+        lambda w: {},
+        done=lambda w, actor: _assert(RebalancePlan.objects.filter(status="DRAFT").count() == 2),
+    ),
+    "applyRebalancePlan": Op(
+        "applyRebalancePlan",
+        "mutation",
+        "mutation($id: ID!) { applyRebalancePlan(planId: $id) { plan { status } errors { code } } }",
+        lambda w: {"id": _id(w.plan)},
+        done=lambda w, actor: _assert(RebalancePlan.objects.get(pk=w.plan.pk).status == "APPLYING"),
+    ),
+    "discardRebalancePlan": Op(
+        "discardRebalancePlan",
+        "mutation",
+        "mutation($id: ID!) { discardRebalancePlan(planId: $id) { plan { status } errors { code } } }",
+        lambda w: {"id": _id(w.plan)},
+        done=lambda w, actor: _assert(RebalancePlan.objects.get(pk=w.plan.pk).status == "DISCARDED"),
     ),
     "markRepDeparted(Tom)": Op(
         "markRepDeparted",
@@ -685,6 +725,19 @@ MATRIX: dict[str, dict[str, Any]] = {
         **{actor: [f"{who} told"] for actor, who in NOTIFIED.items()},
     },
     "unreadNotificationCount": _all(1),
+    # Rebalancing plans are for managers and RevOps: anyone else is refused, never shown an empty list.
+    "rebalancePlans": _staff(
+        [("DRAFT", 1)],
+        partners=GraphQLError("FORBIDDEN"),
+        rep=GraphQLError("FORBIDDEN"),
+        other_rep=GraphQLError("FORBIDDEN"),
+    ),
+    "rebalancePlan": _staff(
+        ("DRAFT", "Mia Manager"),
+        partners=GraphQLError("FORBIDDEN"),
+        rep=GraphQLError("FORBIDDEN"),
+        other_rep=GraphQLError("FORBIDDEN"),
+    ),
     # Mutations ------------------------------------------------------------------------------------------
     "submitLead": _mutation(
         rep=OK, other_rep=OK, manager=OK, other_manager=OK, revops=OK, partner_a=FORBIDDEN, partner_b=FORBIDDEN
@@ -781,6 +834,33 @@ MATRIX: dict[str, dict[str, Any]] = {
         revops=NOT_FOUND,
         partner_a=NOT_FOUND,
         partner_b=NOT_FOUND,
+    ),
+    "buildRebalancePlan": _mutation(
+        rep=FORBIDDEN,
+        other_rep=FORBIDDEN,
+        manager=OK,
+        other_manager=OK,
+        revops=OK,
+        partner_a=FORBIDDEN,
+        partner_b=FORBIDDEN,
+    ),
+    "applyRebalancePlan": _mutation(
+        rep=FORBIDDEN,
+        other_rep=FORBIDDEN,
+        manager=OK,
+        other_manager=OK,
+        revops=OK,
+        partner_a=FORBIDDEN,
+        partner_b=FORBIDDEN,
+    ),
+    "discardRebalancePlan": _mutation(
+        rep=FORBIDDEN,
+        other_rep=FORBIDDEN,
+        manager=OK,
+        other_manager=OK,
+        revops=OK,
+        partner_a=FORBIDDEN,
+        partner_b=FORBIDDEN,
     ),
     "markRepDeparted(Tom)": _mutation(
         rep=FORBIDDEN,

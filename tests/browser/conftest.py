@@ -176,7 +176,11 @@ def book(revops: Rep) -> dict[str, int]:
         actor=Actor(partner_user=partner_user),
         now=now,
     )
+    from routing.services.rebalancing import build_rebalance_plan
+
+    plan = build_rebalance_plan(actor=Actor(rep=revops), now=now)
     return {
+        "plan": plan.pk,
         "account": barclays.pk,
         "lead": lead.pk,
         "dispute": dispute.pk,

@@ -14,8 +14,9 @@ from playwright.sync_api import Page, expect
 
 from disputes.services import open_dispute
 from leadowner.actors import Actor
-from routing.models import Lead, Ownership, OwnershipChange
+from routing.models import Lead, Ownership, OwnershipChange, RebalancePlan
 from routing.services.departures import reassign_departed_rep
+from routing.services.rebalancing import apply_rebalance_moves
 from routing.services.registrations import DealRegistrationData, register_deal
 from territories.models import Rep, RuleSet, Territory
 from tests.factories import (
@@ -192,6 +193,37 @@ def test_marking_a_rep_departed_shows_where_each_record_goes_then_moves_them_the
     for account in accounts:
         owner = Ownership.objects.get(account=account, role="SALES", ended_at__isnull=True).rep
         assert owner is not None and owner.name == preview[account.pk]  # where the preview said
+
+
+def test_a_rebalancing_plan_is_built_read_and_applied_after_confirming(page: Page) -> None:
+    ada = RepFactory(name="Ada Lovelace", email="ada@example.com")
+    bo = RepFactory(name="Bo Diddley", email="bo@example.com")
+    v1 = RuleSetFactory(version=1, status="PUBLISHED")
+    TerritoryMemberFactory(
+        territory=TerritoryFactory(rule_set=v1, name="EMEA", criteria={"countries": ["GB"]}), rep=ada
+    )
+    TerritoryMemberFactory(
+        territory=TerritoryFactory(rule_set=v1, name="Americas", criteria={"countries": ["US"]}), rep=bo
+    )
+    misplaced = AccountFactory(name="Globex Corporation", country="US")
+    OwnershipFactory(account=misplaced, role="SALES", rep=ada, since=timezone.now() - timedelta(days=400))
+
+    page.goto("/rebalancing/")
+    page.get_by_role("button", name="Build a plan").click()
+    expect(page.get_by_role("heading", name=re.compile(r"Rebalancing plan #\d+"))).to_be_visible()
+    move = page.get_by_role("row").filter(has_text="Globex Corporation")
+    expect(move).to_contain_text("Bo Diddley")
+    assert Ownership.objects.get(account=misplaced, ended_at__isnull=True).rep == ada  # nothing moved yet
+
+    page.get_by_role("link", name="Apply…").click()
+    page.get_by_role("button", name="Yes, apply the 1 move").click()
+    expect(page.get_by_text("is being applied")).to_be_visible()
+    plan = RebalancePlan.objects.get()
+    assert plan.status == "APPLYING"
+    apply_rebalance_moves(plan_id=plan.pk, now=timezone.now())  # what the rebalancing sweep does
+    assert Ownership.objects.get(account=misplaced, ended_at__isnull=True).rep == bo
+    page.reload()
+    expect(page.get_by_text("1 moved, 0 skipped")).to_be_visible()
 
 
 def test_a_metric_chart_has_an_accessible_name_and_its_csv_downloads_the_numbers(page: Page) -> None:

@@ -169,6 +169,18 @@ SCREENS: tuple[Screen, ...] = (
         "Every record a departing rep owns and where it goes, before confirming.",
         "/roster/{rep}/depart/",
     ),
+    Screen(
+        "rebalancing",
+        "Rebalancing",
+        "Every plan: moves, load variance before and after; build one for the published rules.",
+        "/rebalancing/",
+    ),
+    Screen(
+        "rebalance-plan",
+        "A rebalancing plan",
+        "Load per rep before and after, what stays and why, every move; apply after confirming, or discard.",
+        "/rebalancing/{plan}/",
+    ),
     Screen("metrics", "Metrics", "Every metric as an SVG chart with its table and CSV.", "/metrics/"),
     Screen("audit", "Audit log", "Every ownership change, filterable, as CSV.", "/audit/"),
     Screen("access", "Access log", "Managers' sign-ins and every use of a manager's API token.", "/access/"),
@@ -257,6 +269,9 @@ def prepare_book() -> dict[str, int]:
     lead = Lead.objects.filter(ownerships__ended_at__isnull=True, ownerships__rep__isnull=False).order_by("pk").first()
     _notifications(revops=revops.rep, owner=owned.rep, partner_user=partner_user, dispute=dispute, lead=lead, now=now)
     _access(revops.rep, now=now)
+    from routing.services.rebalancing import build_rebalance_plan
+
+    plan = build_rebalance_plan(actor=revops, now=now)
     busiest = (
         Rep.objects.filter(role="AE", status="ACTIVE", ownerships__ended_at__isnull=True)
         .exclude(pk=claimant.pk)
@@ -271,6 +286,7 @@ def prepare_book() -> dict[str, int]:
         "draft": draft.version,
         "territory": territory.pk,
         "rep": busiest.pk if busiest else owned.rep.pk,
+        "plan": plan.pk,
     }
 
 

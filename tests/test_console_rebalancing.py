@@ -1,0 +1,144 @@
+"""The rebalancing screens: the plans, one plan's load and moves, build, apply after confirmation, discard."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from leadowner.actors import Actor
+from routing.models import RebalancePlan
+from routing.services.rebalancing import apply_rebalance_moves, build_rebalance_plan
+from tests.factories import RepFactory
+from tests.jobs_support import current_owner_of
+from tests.test_rebalancing import NOW, Map, account_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def book() -> Map:
+    return Map()
+
+
+@pytest.fixture
+def client(book: Map) -> Client:
+    user = User.objects.create_user(username="mgr", password="x")
+    book.manager.user = user
+    book.manager.save()
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _plan(book: Map) -> RebalancePlan:
+    return build_rebalance_plan(actor=Actor(rep=book.manager), now=NOW)
+
+
+def test_the_plans_list_shows_each_plan_with_its_moves_and_variance(client: Client, book: Map) -> None:
+    account_in("US-CA", book.ann)
+    plan = _plan(book)
+    html = client.get(reverse("console:rebalancing")).content.decode()
+    assert f"#{plan.pk}" in html and "v2" in html and "draft" in html
+    assert "load variance" in html
+
+
+def test_building_a_plan_from_the_console_opens_it_and_moves_nothing(client: Client, book: Map) -> None:
+    misplaced = account_in("US-CA", book.ann)
+    response = client.post(reverse("console:rebalancing_build"))
+    plan = RebalancePlan.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("console:rebalance_plan", args=[plan.pk])
+    assert current_owner_of(account=misplaced) == book.ann
+    html = client.get(response["Location"]).content.decode()
+    assert "proposes 1 moves" in html and misplaced.name in html and "Cat" in html
+
+
+def test_building_with_no_published_rule_set_says_why_in_place(client: Client, book: Map) -> None:
+    book.rule_set.status = "ARCHIVED"
+    book.rule_set.save()
+    response = client.post(reverse("console:rebalancing_build"))
+    assert response.status_code == 400
+    assert "there is no published rule set to rebalance to" in response.content.decode()
+
+
+def test_the_plan_page_shows_load_before_and_after_and_why_records_stay(client: Client, book: Map) -> None:
+    account_in("US-CA", book.ann)
+    account_in("US-NY", book.ann)
+    plan = _plan(book)
+    html = client.get(reverse("console:rebalance_plan", args=[plan.pk])).content.decode()
+    assert "Load per rep, before and after" in html
+    assert "1 already with a member of their territory" in html
+    assert "rebalancing to rule set v2" in html
+
+
+def test_apply_asks_for_confirmation_first_and_changes_nothing(client: Client, book: Map) -> None:
+    account_in("US-CA", book.ann)
+    plan = _plan(book)
+    response = client.post(reverse("console:rebalance_plan_apply", args=[plan.pk]))
+    assert "Yes, apply the 1 move" in response.content.decode()
+    plan.refresh_from_db()
+    assert plan.status == "DRAFT"
+
+
+def test_a_confirmed_apply_starts_the_plan_and_the_job_moves_the_records(client: Client, book: Map) -> None:
+    misplaced = account_in("US-CA", book.ann)
+    plan = _plan(book)
+    with mock.patch("leadowner.tasks.send_now"):
+        response = client.post(reverse("console:rebalance_plan_apply", args=[plan.pk]), {"confirmed": "1"})
+    assert response.status_code == 302
+    plan.refresh_from_db()
+    assert plan.status == "APPLYING"
+    apply_rebalance_moves(plan_id=plan.pk, now=NOW)
+    assert current_owner_of(account=misplaced) == book.cat
+    html = client.get(reverse("console:rebalance_plan", args=[plan.pk])).content.decode()
+    assert "1 moved, 0 skipped" in html
+
+
+def test_discarding_a_draft_plan_moves_nothing_and_a_second_discard_is_refused_in_place(
+    client: Client, book: Map
+) -> None:
+    misplaced = account_in("US-CA", book.ann)
+    plan = _plan(book)
+    assert client.post(reverse("console:rebalance_plan_discard", args=[plan.pk])).status_code == 302
+    plan.refresh_from_db()
+    assert plan.status == "DISCARDED"
+    assert current_owner_of(account=misplaced) == book.ann
+    again = client.post(reverse("console:rebalance_plan_discard", args=[plan.pk]))
+    assert again.status_code == 400 and "is not a DRAFT plan" in again.content.decode()
+
+
+def test_a_rep_cannot_reach_the_rebalancing_screens(book: Map) -> None:
+    user = User.objects.create_user(username="rep", password="x")
+    RepFactory(user=user)
+    client = Client()
+    client.force_login(user)
+    assert client.get(reverse("console:rebalancing")).status_code == 403
+    assert client.post(reverse("console:rebalancing_build")).status_code == 403
+
+
+@pytest.mark.parametrize("moves", [1, 60])
+def test_the_plan_page_costs_the_same_queries_whatever_its_moves(
+    client: Client, book: Map, moves: int, django_assert_num_queries: object
+) -> None:
+    for _ in range(moves):
+        account_in("US-CA", book.ann)
+    plan = _plan(book)
+    url = reverse("console:rebalance_plan", args=[plan.pk])
+    client.get(url)
+    with django_assert_num_queries(8):  # type: ignore[operator]
+        assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("plans", [1, 30])
+def test_the_plans_list_costs_the_same_queries_whatever_its_length(
+    client: Client, book: Map, plans: int, django_assert_num_queries: object
+) -> None:
+    account_in("US-CA", book.ann)
+    for _ in range(plans):
+        _plan(book)
+    client.get(reverse("console:rebalancing"))
+    with django_assert_num_queries(7):  # type: ignore[operator]
+        assert client.get(reverse("console:rebalancing")).status_code == 200
