@@ -9,9 +9,11 @@ the list again with what was done and what was refused, in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 from leadowner.actors import Actor
 from leadowner.console import console_actor, manager_required, render_page
 from leadowner.errors import ServiceError
-from routing.models import DealRegistrationStatus
+from routing.models import DealRegistrationStatus, Lead
 from routing.selectors.console import (
     REGISTRATION_STATUSES,
     active_reps,
@@ -91,21 +93,38 @@ class Row:
     error: str = ""
 
 
-def _unassigned_context(
-    request_page: str | None, *, row_errors: dict[int, str] | None = None, **extra: Any
+@dataclass(frozen=True)
+class LeadQueue:
+    """A queue of leads without a sales owner: which leads, which page, which words."""
+
+    key: str  # "unassigned" or "claim" (the tabs)
+    url_name: str
+    template: str
+    leads: Callable[[], QuerySet[Lead]]
+
+
+LEAD_QUEUES = {
+    "unassigned": LeadQueue("unassigned", "console:unassigned", UNASSIGNED_TEMPLATE, unassigned_leads),
+    "claim": LeadQueue("claim", "console:claim_queue", CLAIM_QUEUE_TEMPLATE, claim_queue_leads),
+}
+
+
+def _lead_queue_context(
+    queue: LeadQueue, request_page: str | None, *, row_errors: dict[int, str] | None = None, **extra: Any
 ) -> dict[str, Any]:
-    page = queue_page(unassigned_leads(), request_page)
+    page = queue_page(queue.leads(), request_page)
     row_errors = row_errors or {}
     context: dict[str, Any] = {
         "nav": "queues",
-        "queue": "unassigned",
+        "queue": queue.key,
+        "queue_url": reverse(queue.url_name),
         "leads": page,
         "rows": [Row(queued, error=row_errors.get(queued.lead.pk, "")) for queued in queued_leads(page)],
         "reps": active_reps(),
         "now": timezone.now(),
         "form": {"rep": "", "reason": ""},
         "errors": {},
-        "page_url": f"{reverse('console:unassigned')}?page=",
+        "page_url": f"{reverse(queue.url_name)}?page=",
     }
     context.update(extra)
     return context
@@ -132,51 +151,49 @@ def _lead_confirmation(act: Act, post: QueryDict, actor: Actor) -> dict[str, Any
     return {"confirm": {"act": act.name, "leads": leads_by_ids(ids), "rep": rep, "reason": reason}}
 
 
-@manager_required
-@require_http_methods(["GET", "POST"])
-def unassigned(request: HttpRequest) -> HttpResponse:
-    """Leads with no sales owner, oldest first; re-run routing or assign by hand, one or several at a time."""
+def _lead_queue(request: HttpRequest, queue: LeadQueue) -> HttpResponse:
+    """GET: the queue, oldest first. POST: re-run routing or assign by hand, one lead at once or several after
+    a confirmation step."""
+
+    def respond(**extra: Any) -> HttpResponse:
+        context = _lead_queue_context(queue, page, **extra)
+        return render_page(request, queue.template, context, partial="queue")
+
     if request.method == "GET":
-        context = _unassigned_context(request.GET.get("page"))
-        return render_page(request, UNASSIGNED_TEMPLATE, context, partial="queue")
+        page = request.GET.get("page")
+        return respond()
     post = request.POST
     page = post.get("page")
     form = {"rep": post.get("rep", ""), "reason": post.get("reason", "")}
     act = parse_act(post.get("act", ""), LEAD_ACTIONS)
     if act is None:
-        context = _unassigned_context(page, form=form, errors={FORM: "Choose an action."})
-        return render_page(request, UNASSIGNED_TEMPLATE, context, partial="queue")
+        return respond(form=form, errors={FORM: "Choose an action."})
     actor = _actor(request)
     try:
         if act.bulk and post.get("confirmed") != "1":
-            context = _unassigned_context(page, form=form, **_lead_confirmation(act, post, actor))
-            return render_page(request, UNASSIGNED_TEMPLATE, context, partial="queue")
+            return respond(form=form, **_lead_confirmation(act, post, actor))
         outcome = _lead_action(act, post, actor)
     except ServiceError as error:
         if act.record_id is not None and error.field not in ("rep", "reason"):
-            context = _unassigned_context(page, form=form, row_errors={act.record_id: error.message})
-        else:
-            context = _unassigned_context(page, form=form, errors=field_errors(error, ("lead", "rep", "reason")))
-        return render_page(request, UNASSIGNED_TEMPLATE, context, partial="queue")
+            return respond(form=form, row_errors={act.record_id: error.message})
+        return respond(form=form, errors=field_errors(error, ("lead", "rep", "reason")))
     row_errors = {item.record_id: item.message for item in outcome.refused}
-    context = _unassigned_context(page, form=form, outcome=outcome, row_errors=row_errors)
-    return render_page(request, UNASSIGNED_TEMPLATE, context, partial="queue")
+    return respond(form=form, outcome=outcome, row_errors=row_errors)
 
 
 @manager_required
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "POST"])
+def unassigned(request: HttpRequest) -> HttpResponse:
+    """Leads with no sales owner, oldest first; re-run routing or assign by hand, one or several at a time."""
+    return _lead_queue(request, LEAD_QUEUES["unassigned"])
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
 def claim_queue(request: HttpRequest) -> HttpResponse:
-    """Leads waiting in a territory's claim queue for a member to claim them, oldest first."""
-    page = queue_page(claim_queue_leads(), request.GET.get("page"))
-    context = {
-        "nav": "queues",
-        "queue": "claim",
-        "leads": page,
-        "rows": queued_leads(page),
-        "now": timezone.now(),
-        "page_url": f"{reverse('console:claim_queue')}?page=",
-    }
-    return render_page(request, CLAIM_QUEUE_TEMPLATE, context, partial="queue")
+    """Leads waiting in a territory's claim queue for a member to claim them, oldest first; a manager may
+    re-run routing or assign them by hand, one or several at a time (the same actions as the unassigned queue)."""
+    return _lead_queue(request, LEAD_QUEUES["claim"])
 
 
 # --- Deal registrations --------------------------------------------------------------------

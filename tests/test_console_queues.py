@@ -249,7 +249,7 @@ def test_the_claim_queue_lists_unowned_leads_routed_to_a_claim_queue_with_territ
 
     response = client.get(CLAIMS)
     html = _html(response)
-    assert [row.lead for row in response.context["rows"]] == [waiting]
+    assert [row.item.lead for row in response.context["rows"]] == [waiting]
     assert "Enterprise Claims" in html
     assert "5\xa0hours" in html
     assert "nobody@prospect.example" not in html
@@ -262,11 +262,79 @@ def test_the_claim_queue_costs_the_same_queries_whatever_its_length(
     territories = TerritoryFactory.create_batch(2, rule_set=RuleSetFactory(), distribution="CLAIM_QUEUE")
     for i in range(size):
         LeadFactory(decision={"step": "TERRITORY", "territory_id": territories[i % 2].pk})
-    # session, user, rep | count, page | territory names: 7.
+    # session, user, rep | count, page | territory names | the reps to assign to: 7.
     # (+1: the navigation counts the manager's unread notifications.)
-    with django_assert_num_queries(7):  # type: ignore[operator]
+    with django_assert_num_queries(8):  # type: ignore[operator]
         response = client.get(CLAIMS)
     assert len(response.context["rows"]) == size
+
+
+def _in_claim_queue(count: int, territory: Territory) -> list[Lead]:
+    return _waiting(count, country="US", decision={"step": "TERRITORY", "territory_id": territory.pk, "owner": None})
+
+
+def test_bulk_assigning_claim_queue_leads_asks_for_confirmation_then_gives_each_to_the_rep_with_history(
+    client: Client, manager: Rep
+) -> None:
+    territory = TerritoryFactory(name="Enterprise Claims", distribution="CLAIM_QUEUE")
+    leads = _in_claim_queue(3, territory)
+    dee = RepFactory(name="Dee Keeper", manager=manager)
+    ids = [leads[0].pk, leads[2].pk]
+    step = client.post(
+        CLAIMS, {"act": "assign", "lead": ids, "rep": dee.pk, "reason": "big logos"}, HTTP_HX_REQUEST="true"
+    )
+    html = _html(step)
+    assert "Assign 2 leads to Dee Keeper?" in html and leads[0].email in html and leads[1].email not in html
+    assert f'hx-post="{CLAIMS}"' in html  # the confirmation posts back to the claim queue
+    assert not Ownership.objects.exists()
+
+    done = client.post(
+        CLAIMS,
+        {"act": "assign", "lead": ids, "rep": dee.pk, "reason": "big logos", "confirmed": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "Done for 2 of 2" in _html(done)
+    assert set(Ownership.objects.filter(ended_at__isnull=True).values_list("lead_id", "rep_id")) == {
+        (pk, dee.pk) for pk in ids
+    }
+    assert OwnershipChange.objects.filter(lead_id__in=ids, step="MANUAL").count() == 2
+    assert [row.item.lead for row in done.context["rows"]] == [leads[1]]  # the queue again, without them
+
+
+def test_a_claim_queue_lead_claimed_meanwhile_keeps_its_claimant_and_the_others_proceed(
+    client: Client, manager: Rep
+) -> None:
+    territory = TerritoryFactory(name="Enterprise Claims", distribution="CLAIM_QUEUE")
+    taken, free = _in_claim_queue(2, territory)
+    OwnershipFactory(account=None, lead=taken, role="SALES", rep=RepFactory(name="Quick Quentin"), reason="LEAD_CLAIM")
+    dee = RepFactory(name="Dee Keeper", manager=manager)
+    response = client.post(
+        CLAIMS,
+        {"act": "assign", "lead": [taken.pk, free.pk], "rep": dee.pk, "reason": "cover", "confirmed": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = _html(response)
+    assert "Done for 1 of 2" in html
+    assert Ownership.objects.get(lead=taken, ended_at__isnull=True).rep.name == "Quick Quentin"
+    assert Ownership.objects.get(lead=free, ended_at__isnull=True).rep == dee
+
+
+def test_bulk_re_routing_claim_queue_leads_confirms_first_and_they_go_back_to_their_claim_queue(
+    client: Client,
+) -> None:
+    rule_set = RuleSetFactory(status="PUBLISHED")
+    territory = TerritoryFactory(
+        rule_set=rule_set, name="US Claims", criteria={"countries": ["US"]}, distribution="CLAIM_QUEUE"
+    )
+    TerritoryMemberFactory(territory=territory, rep=RepFactory(name="Cam Claimer"))
+    leads = _in_claim_queue(2, territory)
+    ids = [lead.pk for lead in leads]
+    step = client.post(CLAIMS, {"act": "reroute", "lead": ids}, HTTP_HX_REQUEST="true")
+    assert "Re-route 2 leads?" in _html(step)
+    done = client.post(CLAIMS, {"act": "reroute", "lead": ids, "confirmed": "1"}, HTTP_HX_REQUEST="true")
+    assert "routed to a claim queue; it waits for a member to claim it" in _html(done)
+    assert not Ownership.objects.filter(ended_at__isnull=True).exists()
+    assert [row.item.lead for row in done.context["rows"]] == leads  # still waiting there
 
 
 # --- Deal registrations --------------------------------------------------------------------
