@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import QuerySet
@@ -58,6 +59,13 @@ def unresolved_disputes() -> QuerySet[Dispute]:
         .select_related("account", "lead", "claimant", "current_owner", "escalated_to")
         .order_by("due_at", "pk")
     )
+
+
+def disputes_by_ids(ids: Iterable[int]) -> list[Dispute]:
+    """Disputes to name in a confirmation step, in the order given (missing ones left out)."""
+    wanted = list(dict.fromkeys(ids))
+    found = Dispute.objects.select_related("account", "lead", "claimant", "current_owner").in_bulk(wanted)
+    return [found[pk] for pk in wanted if pk in found]
 
 
 def dispute_for_review(dispute_id: int) -> Dispute | None:

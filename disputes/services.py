@@ -15,6 +15,7 @@ at once escalate a dispute one level, once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -30,6 +31,7 @@ from leadowner.models import NotificationKind
 from leadowner.notifications import notify
 from routing.models import Account, DecisionStep, Lead, OwnerRole
 from routing.services.ownership import Record, confirm_owner, current_owner, set_owner
+from routing.services.queue_actions import BatchOutcome, check_batch, each_record
 from territories.models import RepStatus
 from territories.selectors import policy_of, published_rule_set
 
@@ -141,6 +143,44 @@ def resolve_dispute(*, dispute_id: int, winner_rep_id: int, resolution: str, act
             )
     dispute.refresh_from_db()
     return dispute
+
+
+RESOLUTION_SIDES = ("claimant", "owner")
+
+
+def check_bulk_resolution(*, dispute_ids: Sequence[int], side: str, resolution: str, actor: Actor) -> list[int]:
+    """What resolving several disputes at once needs before anything is decided: disputes, a side, a text."""
+    ids = check_batch(actor, dispute_ids, noun="dispute", field_name="dispute")
+    if side not in RESOLUTION_SIDES:
+        raise ServiceError(ErrorCode.INVALID, "choose who wins: the claimants or the contested owners", "side")
+    if not resolution.strip():
+        raise ServiceError(ErrorCode.INVALID, "say how the disputes were resolved", "resolution")
+    return ids
+
+
+def resolve_disputes(
+    *, dispute_ids: Sequence[int], side: str, resolution: str, actor: Actor, now: datetime
+) -> BatchOutcome:
+    """Resolve several disputes the same way (each claimant wins, or each contested owner keeps the record).
+
+    Each dispute goes through resolve_dispute in its own transaction: one the manager may not
+    decide, or one resolved meanwhile, is refused on its own and the others proceed.
+    """
+    ids = check_bulk_resolution(dispute_ids=dispute_ids, side=side, resolution=resolution, actor=actor)
+    disputes = Dispute.objects.select_related("account", "lead", "claimant", "current_owner").in_bulk(ids)
+
+    def act(dispute_id: int) -> str:
+        dispute = disputes[dispute_id]
+        winner = dispute.claimant if side == "claimant" else dispute.current_owner
+        if winner is None:
+            raise ServiceError(ErrorCode.INVALID, "nobody owns it now: only the claimant can win")
+        resolve_dispute(dispute_id=dispute_id, winner_rep_id=winner.pk, resolution=resolution, actor=actor, now=now)
+        return f"resolved: {winner.name} owns it"
+
+    labels = {
+        pk: f"#{pk} {d.account.name if d.account else d.lead.email if d.lead else ''}" for pk, d in disputes.items()
+    }
+    return each_record(ids, labels, act, noun="dispute")
 
 
 def escalate_dispute(*, dispute_id: int, now: datetime) -> DisputeEscalation | None:

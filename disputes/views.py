@@ -17,15 +17,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince, timeuntil
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
 from disputes.models import Dispute
-from disputes.selectors import UNRESOLVED, dispute_for_review, unresolved_disputes
-from disputes.services import resolve_dispute
+from disputes.selectors import UNRESOLVED, dispute_for_review, disputes_by_ids, unresolved_disputes
+from disputes.services import check_bulk_resolution, resolve_dispute, resolve_disputes
 from leadowner.console import console_actor, manager_required, render_page
 from leadowner.errors import ErrorCode, ServiceError
-from routing.views_common import FORM, field_errors, parse_int
+from routing.views_common import FORM, field_errors, parse_ids, parse_int
 
 QUEUE_TEMPLATE = "disputes/queue.html"
 DISPUTE_TEMPLATE = "disputes/dispute.html"
@@ -52,24 +52,61 @@ def deadline(due_at: datetime, now: datetime) -> Deadline:
 class QueueRow:
     dispute: Dispute
     deadline: Deadline
+    error: str = ""  # why a bulk resolution refused this one
 
 
-@require_GET
-@manager_required
-def queue(request: HttpRequest) -> HttpResponse:
-    """Open and escalated disputes, nearest deadline first, with the time left; refreshes itself every minute."""
+def _queue_context(
+    request_page: str | None, *, row_errors: dict[int, str] | None = None, **extra: Any
+) -> dict[str, Any]:
     now = timezone.now()
-    page = Paginator(unresolved_disputes(), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {
+    page = Paginator(unresolved_disputes(), PAGE_SIZE).get_page(request_page)
+    row_errors = row_errors or {}
+    context: dict[str, Any] = {
         "nav": "disputes",
         "disputes": page,
-        "rows": [QueueRow(dispute, deadline(dispute.due_at, now)) for dispute in page],
+        "rows": [QueueRow(d, deadline(d.due_at, now), row_errors.get(d.pk, "")) for d in page],
         "overdue": sum(1 for dispute in page if dispute.due_at <= now),
         "now": now,
         "poll_seconds": POLL_SECONDS,
         "page_url": f"{reverse('console:disputes')}?page=",
+        "form": {"side": "", "resolution": ""},
+        "errors": {},
     }
-    return render_page(request, QUEUE_TEMPLATE, context, partial="queue")
+    context.update(extra)
+    return context
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def queue(request: HttpRequest) -> HttpResponse:
+    """Open and escalated disputes, nearest deadline first, with the time left; refreshes itself every minute.
+
+    POST resolves the ticked disputes the same way (each claimant wins, or each contested owner keeps the
+    record), after a confirmation step naming each dispute, its parties and the outcome.
+    """
+    if request.method == "GET":
+        return render_page(request, QUEUE_TEMPLATE, _queue_context(request.GET.get("page")), partial="queue")
+    post = request.POST
+    page = post.get("page")
+    form = {"side": post.get("side", ""), "resolution": post.get("resolution", "")}
+    ids = parse_ids(post.getlist("dispute"))
+    actor = console_actor(request)
+    assert actor is not None  # manager_required let the request in
+
+    def respond(**extra: Any) -> HttpResponse:
+        return render_page(request, QUEUE_TEMPLATE, _queue_context(page, form=form, **extra), partial="queue")
+
+    try:
+        if post.get("confirmed") != "1":
+            ids = check_bulk_resolution(dispute_ids=ids, side=form["side"], resolution=form["resolution"], actor=actor)
+            return respond(confirm={"disputes": disputes_by_ids(ids), "side": form["side"]})
+        outcome = resolve_disputes(
+            dispute_ids=ids, side=form["side"], resolution=form["resolution"], actor=actor, now=timezone.now()
+        )
+    except ServiceError as error:
+        return respond(errors=field_errors(error, ("dispute", "side", "resolution")))
+    response = respond(outcome=outcome, row_errors={item.record_id: item.message for item in outcome.refused})
+    return trigger_client_event(response, "disputesChanged") if outcome.done else response
 
 
 def _dispute_context(dispute: Dispute, **extra: Any) -> dict[str, Any]:

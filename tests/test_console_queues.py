@@ -563,3 +563,112 @@ def test_the_dispute_queue_costs_the_same_queries_whatever_its_length(
     with django_assert_num_queries(6):  # type: ignore[operator]
         response = client.get(DISPUTES)
     assert len(response.context["rows"]) == size
+
+
+def _contested(manager: Rep, name: str) -> Dispute:
+    owner = RepFactory(name=f"{name} Owner", manager=manager)
+    claimant = RepFactory(name=f"{name} Claimant", manager=manager)
+    account = AccountFactory(name=f"{name} Co")
+    OwnershipFactory(account=account, role="SALES", rep=owner)
+    return DisputeFactory(
+        account=account,
+        claimant=claimant,
+        current_owner=owner,
+        status="OPEN",
+        due_at=timezone.now() + timedelta(days=1),
+    )
+
+
+def test_bulk_resolving_asks_for_confirmation_naming_each_dispute_its_parties_and_outcome(
+    client: Client, manager: Rep
+) -> None:
+    first, second, untouched = (_contested(manager, n) for n in ("Ada", "Bo", "Cy"))
+    ids = [first.pk, second.pk]
+    step = client.post(
+        DISPUTES, {"dispute": ids, "side": "claimant", "resolution": "claimants met them first"}, HTTP_HX_REQUEST="true"
+    )
+    html = _html(step)
+    assert "Resolve 2 disputes for the claimants?" in html
+    assert "Ada Claimant contests Ada Owner → <strong>Ada Claimant</strong>" in html
+    assert "Bo Co" in html and "Cy Co" not in html and "claimants met them first" in html
+    assert set(Dispute.objects.values_list("status", flat=True)) == {"OPEN"}
+
+    done = client.post(
+        DISPUTES,
+        {"dispute": ids, "side": "claimant", "resolution": "claimants met them first", "confirmed": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "Done for 2 of 2" in _html(done) and done["HX-Trigger"] == '{"disputesChanged": {}}'
+    for dispute in (first, second):
+        dispute.refresh_from_db()
+        assert (dispute.status, dispute.winner, dispute.resolution) == (
+            "RESOLVED",
+            dispute.claimant,
+            "claimants met them first",
+        )
+        assert Ownership.objects.get(account=dispute.account, ended_at__isnull=True).rep == dispute.claimant
+    assert [row.dispute for row in done.context["rows"]] == [untouched]
+
+
+def test_bulk_resolving_for_the_owners_keeps_each_record_with_its_owner(client: Client, manager: Rep) -> None:
+    dispute = _contested(manager, "Ada")
+    client.post(DISPUTES, {"dispute": [dispute.pk], "side": "owner", "resolution": "owner's deal", "confirmed": "1"})
+    dispute.refresh_from_db()
+    assert (dispute.status, dispute.winner) == ("RESOLVED", dispute.current_owner)
+    assert Ownership.objects.get(account=dispute.account, ended_at__isnull=True).rep == dispute.current_owner
+
+
+def test_bulk_resolving_needs_disputes_a_side_and_a_resolution_shown_at_their_fields(
+    client: Client, manager: Rep
+) -> None:
+    dispute = _contested(manager, "Ada")
+    no_side = client.post(DISPUTES, {"dispute": [dispute.pk], "resolution": "x"}, HTTP_HX_REQUEST="true")
+    assert '<p id="bulk-side-error" class="error">choose who wins' in _html(no_side)
+    no_text = client.post(DISPUTES, {"dispute": [dispute.pk], "side": "owner"}, HTTP_HX_REQUEST="true")
+    assert '<p id="bulk-resolution-error" class="error">say how the disputes were resolved</p>' in _html(no_text)
+    nothing = client.post(DISPUTES, {"side": "owner", "resolution": "x"}, HTTP_HX_REQUEST="true")
+    assert "choose at least one dispute" in _html(nothing)
+    dispute.refresh_from_db()
+    assert dispute.status == "OPEN"
+
+
+def test_a_dispute_outside_the_managers_teams_is_refused_on_its_row_and_the_others_are_resolved(
+    client: Client, manager: Rep
+) -> None:
+    mine = _contested(manager, "Ada")
+    theirs = _contested(ManagerFactory(name="Olga Other"), "Zed")
+    response = client.post(
+        DISPUTES,
+        {"dispute": [mine.pk, theirs.pk], "side": "claimant", "resolution": "settled", "confirmed": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = _html(response)
+    assert "Done for 1 of 2" in html
+    assert "only a manager of the claimant or of the owner, or RevOps, resolves a dispute" in html
+    assert "row-refused" in html
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, theirs.status) == ("RESOLVED", "OPEN")
+
+
+def test_a_dispute_resolved_meanwhile_is_reported_and_left_as_it_is(client: Client, manager: Rep) -> None:
+    dispute = _contested(manager, "Ada")
+    Dispute.objects.filter(pk=dispute.pk).update(status="RESOLVED")
+    response = client.post(
+        DISPUTES,
+        {"dispute": [dispute.pk], "side": "owner", "resolution": "x", "confirmed": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert f"dispute #{dispute.pk} is already RESOLVED" in _html(response)
+
+
+@pytest.mark.parametrize("size", [1, 20])
+def test_the_dispute_confirmation_step_costs_the_same_queries_whatever_it_names(
+    client: Client, manager: Rep, size: int, django_assert_num_queries: object
+) -> None:
+    ids = [_contested(manager, f"N{i}").pk for i in range(size)]
+    client.get(DISPUTES)
+    # session, user, rep | the named disputes | count, page of the queue behind it: 6 (an htmx request: no nav).
+    with django_assert_num_queries(6):  # type: ignore[operator]
+        response = client.post(DISPUTES, {"dispute": ids, "side": "owner", "resolution": "x"}, HTTP_HX_REQUEST="true")
+    assert _html(response).count('<input type="hidden" name="dispute"') == size

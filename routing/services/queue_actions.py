@@ -59,7 +59,7 @@ def check_batch(actor: Actor, ids: Sequence[int], *, noun: str, field_name: str)
     return unique
 
 
-def _each(ids: list[int], labels: dict[int, str], act: Callable[[int], str], *, noun: str) -> BatchOutcome:
+def each_record(ids: list[int], labels: dict[int, str], act: Callable[[int], str], *, noun: str) -> BatchOutcome:
     outcome = BatchOutcome()
     for record_id in ids:
         label = labels.get(record_id)
@@ -102,7 +102,7 @@ def reroute_unassigned_leads(*, lead_ids: Sequence[int], actor: Actor, now: date
             return "still unassigned: no rule gives it an owner"
         return f"routed by {decision.step.lower().replace('_', ' ')}"
 
-    return _each(ids, {pk: lead.email for pk, lead in leads.items()}, act, noun="lead")
+    return each_record(ids, {pk: lead.email for pk, lead in leads.items()}, act, noun="lead")
 
 
 def check_assignment(
@@ -133,7 +133,7 @@ def assign_leads_by_hand(
         transfer_ownership(lead=leads[lead_id], to_rep=to_rep, reason=reason, actor=actor, now=now)
         return f"assigned to {to_rep.name}"
 
-    return _each(ids, {pk: lead.email for pk, lead in leads.items()}, act, noun="lead")
+    return each_record(ids, {pk: lead.email for pk, lead in leads.items()}, act, noun="lead")
 
 
 def check_review(*, registration_ids: Sequence[int], approve: bool, reason: str, actor: Actor) -> list[int]:
@@ -162,4 +162,4 @@ def review_registrations(
         )
         return decided.get_status_display().lower()
 
-    return _each(ids, labels, act, noun="registration")
+    return each_record(ids, labels, act, noun="registration")

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from disputes.models import Dispute
 from disputes.services import open_dispute
 from leadowner.actors import Actor
 from routing.models import Lead, Ownership, OwnershipChange, RebalancePlan
@@ -125,7 +126,7 @@ def test_a_dispute_is_resolved_from_the_queue_and_the_winner_owns_the_account(pa
     page.get_by_role("link", name=f"Resolve dispute #{dispute.pk}").click()
     page.get_by_role("radio", name="Cy Claimant (claimant)").check()
     page.get_by_label("Resolution (both parties see it)").fill("Cy logged the first meeting in March.")
-    page.get_by_role("button", name="Resolve").click()
+    page.get_by_role("button", name="Resolve", exact=True).click()
 
     expect(page.get_by_role("status")).to_have_text(
         f"Dispute #{dispute.pk} resolved: Cy Claimant owns the account now."
@@ -134,6 +135,35 @@ def test_a_dispute_is_resolved_from_the_queue_and_the_winner_owns_the_account(pa
     dispute.refresh_from_db()
     assert (dispute.status, dispute.winner, dispute.resolved_by) == ("RESOLVED", claimant, revops)
     assert Ownership.objects.get(account=account, role="SALES", ended_at__isnull=True).rep == claimant
+
+
+def test_two_disputes_are_resolved_at_once_after_a_confirmation_naming_them(page: Page, revops: Rep) -> None:
+    disputes = []
+    for name in ("Ada", "Bo"):
+        owner = RepFactory(name=f"{name} Owner", email=f"{name.lower()}.owner@example.com")
+        claimant = RepFactory(name=f"{name} Claimant", email=f"{name.lower()}.claimant@example.com")
+        account = AccountFactory(name=f"{name} Co")
+        OwnershipFactory(account=account, role="SALES", rep=owner)
+        disputes.append(
+            open_dispute(account=account, reason="I met them first", actor=Actor(rep=claimant), now=timezone.now())
+        )
+
+    page.goto("/disputes/")
+    for dispute in disputes:
+        page.get_by_label(f"Tick dispute #{dispute.pk}").check()
+    page.get_by_label("Who wins").select_option("owner")
+    page.get_by_label("Resolution").fill("The owners had the meetings on record.")
+    page.get_by_role("button", name="Resolve ticked disputes…").click()
+    expect(page.get_by_role("heading", name="Resolve 2 disputes for the contested owners?")).to_be_visible()
+    expect(page.locator(".confirm-list")).to_contain_text("Ada Claimant contests Ada Owner → Ada Owner")
+    assert {d.status for d in Dispute.objects.all()} == {"OPEN"}  # nothing decided before confirming
+
+    page.get_by_role("button", name="Yes, resolve them").click()
+    expect(page.get_by_text("Done for 2 of 2:")).to_be_visible()
+    expect(page.locator("#dispute-queue")).to_contain_text("No open disputes.")
+    for dispute in disputes:
+        dispute.refresh_from_db()
+        assert (dispute.status, dispute.winner) == ("RESOLVED", dispute.current_owner)
 
 
 def test_a_pending_deal_registration_is_approved_and_the_partner_owns_the_account(page: Page, revops: Rep) -> None:
