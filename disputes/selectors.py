@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from disputes.models import Dispute, DisputeStatus
+from disputes.models import Dispute, DisputeEscalation, DisputeStatus
 from leadowner.errors import ErrorCode, ServiceError
 from routing.selectors.team import manager_chain
 from territories.models import Rep, RepRole, RepStatus
@@ -69,10 +69,13 @@ def disputes_by_ids(ids: Iterable[int]) -> list[Dispute]:
 
 
 def dispute_for_review(dispute_id: int) -> Dispute | None:
-    """One dispute with everything its page shows (parties, record, who resolved it)."""
+    """One dispute with everything its page shows (parties, record, who resolved it, its escalations)."""
     return (
         Dispute.objects.select_related(
             "account", "lead", "claimant", "current_owner", "escalated_to", "winner", "resolved_by"
+        )
+        .prefetch_related(
+            Prefetch("escalations", queryset=DisputeEscalation.objects.select_related("from_rep", "to_rep"))
         )
         .filter(pk=dispute_id)
         .first()

@@ -1016,8 +1016,9 @@ def _store(spec: _RuleSetSpec, text: str, *, actor: str) -> RuleSet:
             continue  # another import took the version number; take the next one
     else:
         raise ServiceError(ErrorCode.CONFLICT, "could not allocate a rule-set version; try again")
-    rows = {
-        t.name: Territory.objects.create(
+    # One INSERT for every territory (bulk_create sets their ids on PostgreSQL and SQLite alike).
+    created = Territory.objects.bulk_create(
+        Territory(
             rule_set=rule_set,
             name=t.name,
             priority=t.priority,
@@ -1026,7 +1027,8 @@ def _store(spec: _RuleSetSpec, text: str, *, actor: str) -> RuleSet:
             position=t.position,
         )
         for t in spec.territories
-    }
+    )
+    rows = {row.name: row for row in created}
     with_parent = []
     for t in spec.territories:
         if t.parent:
@@ -1171,8 +1173,8 @@ def create_draft_from(*, version: int, actor: Actor, now: datetime) -> RuleSet:
                     source=source.source,
                     created_by=actor.label[:200],
                 )
-                copies = {
-                    t.pk: Territory.objects.create(
+                made = Territory.objects.bulk_create(
+                    Territory(
                         rule_set=draft,
                         name=t.name,
                         priority=t.priority,
@@ -1181,7 +1183,8 @@ def create_draft_from(*, version: int, actor: Actor, now: datetime) -> RuleSet:
                         position=t.position,
                     )
                     for t in originals
-                }
+                )
+                copies = {t.pk: copy for t, copy in zip(originals, made, strict=True)}
                 with_parent = []
                 for t in originals:
                     if t.parent_id is not None and t.parent_id in copies:

@@ -672,6 +672,10 @@ def roster_rep(request: HttpRequest, rep_id: int) -> HttpResponse:
     return render_page(request, "territories/rep.html", context, partial="rep", status=status)
 
 
+# The preview names every record a departing rep owns; a rep with 10,000 accounts gets pages.
+DEPARTURE_MOVES_PER_PAGE = 100
+
+
 def _parse_moment(raw: str) -> datetime | None:
     """A `datetime-local` value (UTC), or None when empty."""
     text = raw.strip()
@@ -707,10 +711,13 @@ def roster_depart(request: HttpRequest, rep_id: int) -> HttpResponse:
             return redirect("console:roster_rep", rep_id=rep.pk)
     plan = departure_preview(rep_id=rep.pk, now=now)
     kinds = ("account", "claim", "lead", "opportunity")
+    moves = Paginator(plan.moves, DEPARTURE_MOVES_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "nav": "roster",
         "rep": rep,
         "plan": plan,
+        "moves": moves,
+        "page_url": f"{reverse('console:roster_depart', args=[rep.pk])}?page=",
         "summary": [(kind, sorted(plan.counts().get(kind, {}).items())) for kind in kinds if kind in plan.counts()],
         "departed": rep.status == RepStatus.DEPARTED,
         "errors": errors,

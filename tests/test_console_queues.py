@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from disputes.models import Dispute
+from disputes.models import Dispute, DisputeEscalation
 from routing.models import DealRegistration, Lead, Ownership, OwnershipChange
 from territories.models import Rep, RuleSet, Territory
 from tests.factories import (
@@ -672,3 +672,24 @@ def test_the_dispute_confirmation_step_costs_the_same_queries_whatever_it_names(
     with django_assert_num_queries(6):  # type: ignore[operator]
         response = client.post(DISPUTES, {"dispute": ids, "side": "owner", "resolution": "x"}, HTTP_HX_REQUEST="true")
     assert _html(response).count('<input type="hidden" name="dispute"') == size
+
+
+@pytest.mark.parametrize("escalations", [0, 6])
+def test_the_dispute_page_lists_its_escalations_and_costs_the_same_queries_whatever_their_number(
+    client: Client, contested: tuple[Dispute, Rep, Rep], escalations: int, django_assert_num_queries: object
+) -> None:
+    dispute, _claimant, owner = contested
+    for i in range(escalations):
+        DisputeEscalation.objects.create(
+            dispute=dispute,
+            at=timezone.now() - timedelta(days=escalations - i),
+            from_rep=owner,
+            to_rep=RepFactory(name=f"Boss {i}"),
+            due_before=timezone.now(),
+            due_after=timezone.now() + timedelta(days=1),
+        )
+    url = reverse("console:dispute", args=[dispute.pk])
+    # session, user | the dispute with its parties | its escalations | nav unread (rep cached): 6
+    with django_assert_num_queries(6):  # type: ignore[operator]
+        html = _html(client.get(url))
+    assert html.count("past its deadline, from Olga Owner") == escalations

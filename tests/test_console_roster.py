@@ -279,3 +279,49 @@ def test_the_roster_costs_the_same_queries_whatever_the_number_of_reps(
     with django_assert_num_queries(9):  # type: ignore[operator]
         response = client.get(reverse("console:roster"))
     assert len(response.context["rows"]) == size + 5
+
+
+def _owning(rep: Rep, size: int) -> None:
+    """`size` prospects in the rep's territory, `size` leads and a customer: a bit of every kind."""
+    published = RuleSetFactory(status="PUBLISHED")
+    territory = TerritoryFactory(rule_set=published, criteria={"countries": ["US"]})
+    TerritoryMemberFactory(territory=territory, rep=rep)
+    TerritoryMemberFactory(territory=territory, rep=RepFactory(name="Hank Hunter"))
+    for _ in range(size):
+        OwnershipFactory(account=AccountFactory(country="US"), role="SALES", rep=rep)
+        OwnershipFactory(account=None, lead=LeadFactory(country="US"), rep=rep)
+    OwnershipFactory(account=AccountFactory(country="US", type="CUSTOMER"), role="ACCOUNT_MANAGER", rep=rep)
+
+
+@pytest.mark.parametrize("size", [1, 15])
+def test_the_rep_page_costs_the_same_queries_whatever_the_rep_owns(
+    org: dict[str, Rep], size: int, django_assert_num_queries: object
+) -> None:
+    _owning(org["rep"], size)
+    client = _client(org["manager"])
+    # session, user, rep | the rep with load, at-risk and published memberships | nav unread: 7
+    with django_assert_num_queries(7):  # type: ignore[operator]
+        assert client.get(reverse("console:roster_rep", args=[org["rep"].pk])).status_code == 200
+
+
+@pytest.mark.parametrize("size", [1, 15])
+def test_the_departure_preview_costs_the_same_queries_whatever_the_rep_owns(
+    org: dict[str, Rep], size: int, django_assert_num_queries: object
+) -> None:
+    _owning(org["rep"], size)
+    client = _client(org["manager"])
+    # session, user, rep | the rep and manager | the plan: ownerships, accounts' opportunities, territories,
+    # members, loads, leads, opportunities, the rule set, its calendar | nav unread: 17
+    with django_assert_num_queries(17):  # type: ignore[operator]
+        assert client.get(reverse("console:roster_depart", args=[org["rep"].pk])).status_code == 200
+
+
+def test_the_departure_preview_pages_its_records_and_totals_every_one(org: dict[str, Rep]) -> None:
+    _owning(org["rep"], 60)  # 121 records: two pages of 100
+    client = _client(org["manager"])
+    url = reverse("console:roster_depart", args=[org["rep"].pk])
+    first = client.get(url).content.decode()
+    assert "121 records" in first and "Page 1 of 2 (121 records)" in first
+    assert first.count('<td class="nowrap">') == 100
+    second = client.get(url, {"page": 2}).content.decode()
+    assert second.count('<td class="nowrap">') == 21

@@ -357,3 +357,71 @@ def test_the_territory_editor_costs_the_same_queries_whatever_its_size(
     with django_assert_num_queries(8):  # type: ignore[operator]
         response = client.get(reverse("console:territory_edit", args=[territory.pk]))
     assert len(response.context["members"]) == size
+
+
+def _book_of(size: int) -> tuple[RuleSet, RuleSet]:
+    """A published version and a draft of `size` territories each, two members apiece, a parent every other."""
+    published = RuleSetFactory(version=1, status="PUBLISHED")
+    draft = RuleSetFactory(version=2, status="DRAFT", published_at=None)
+    for rule_set in (published, draft):
+        parent = None
+        for i in range(size):
+            territory = TerritoryFactory(
+                rule_set=rule_set,
+                name=f"T{i}",
+                parent=parent if i % 2 else None,
+                position=i,
+                criteria={"countries": ["GB"], "cities": [f"City {i}" if rule_set is draft else f"Town {i}"]},
+            )
+            TerritoryMemberFactory(territory=territory)
+            TerritoryMemberFactory(territory=territory)
+            parent = territory
+    return published, draft
+
+
+def _yaml_of(size: int) -> str:
+    lines = ["territories:"]
+    for i in range(size):
+        RepFactory(email=f"m{i}@example.com")
+        lines += [f"  - name: T{i}", f"    members: [m{i}@example.com]", "    match:", f"      cities: [City {i}]"]
+    return "\n".join(lines) + "\n"
+
+
+# Each screen of the territory map costs the same SQL statements whatever the number of territories.
+# The counts include session, user and rep, and the navigation's unread notifications on full pages.
+@pytest.mark.parametrize("size", [2, 12])
+@pytest.mark.parametrize(
+    ("screen", "expected"),
+    [("diff", 13), ("validate", 8), ("publish_confirm", 15)],
+)
+def test_the_map_screens_cost_the_same_queries_whatever_the_number_of_territories(
+    client: Client, size: int, screen: str, expected: int, django_assert_num_queries: object
+) -> None:
+    _book_of(size)
+    url = {
+        "diff": reverse("console:territory_diff") + "?a=1&b=2",
+        "validate": reverse("console:territory_validate", args=[2]),
+        "publish_confirm": reverse("console:territory_publish", args=[2]),
+    }[screen]
+    with django_assert_num_queries(expected):  # type: ignore[operator]
+        assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("size", [2, 12])
+def test_publishing_costs_the_same_queries_whatever_the_number_of_territories(
+    client: Client, size: int, django_assert_num_queries: object
+) -> None:
+    _book_of(size)
+    with django_assert_num_queries(15):  # type: ignore[operator]
+        assert client.post(reverse("console:territory_publish", args=[2])).status_code == 302
+
+
+@pytest.mark.parametrize("size", [2, 12])
+def test_importing_costs_the_same_queries_whatever_the_number_of_territories(
+    client: Client, size: int, django_assert_num_queries: object
+) -> None:
+    upload = SimpleUploadedFile("territories.yaml", _yaml_of(size).encode(), content_type="application/yaml")
+    with django_assert_num_queries(16):  # type: ignore[operator]
+        assert client.post(reverse("console:territory_import"), {"file": upload}).status_code == 302
+    with django_assert_num_queries(4):  # type: ignore[operator]
+        assert client.get(reverse("console:territory_import")).status_code == 200
