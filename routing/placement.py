@@ -122,6 +122,11 @@ class Placer:
                 return self._lightest(members).rep, level
         return None
 
+    def load(self, rep_id: int) -> int:
+        """`rep_id`'s load as counted so far: the database's, plus the placements and releases of this move."""
+        self._ensure_loads([rep_id])
+        return self.loads[rep_id]
+
     def release(self, rep_id: int) -> None:
         """A record left `rep_id` (a rebalancing move): its load goes down."""
         self._ensure_loads([rep_id])

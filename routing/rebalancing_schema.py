@@ -98,7 +98,9 @@ class RebalancePlanNode:
     def variance_before(self, root: RebalancePlan) -> float | None:
         return root.summary.get("variance_before")
 
-    @strawberry_django.field(description="Load variance after the plan (it can rise: records follow their territory)")
+    @strawberry_django.field(
+        description="Load variance after the plan: lower than before, as every move lowers it (equal if none)"
+    )
     def variance_after(self, root: RebalancePlan) -> float | None:
         return root.summary.get("variance_after")
 
@@ -184,7 +186,8 @@ class Mutation:
         description=(
             "Propose the moves of a rebalancing to the published rule set: accounts with an open opportunity,"
             " named accounts, claims, disputed records and records engaged within the idle window stay; the rest"
-            " go to their territory's distribution. Moves nothing. Managers and RevOps only."
+            " go to their territory's distribution when that lowers the load variance (every move does). Moves"
+            " nothing. Managers and RevOps only."
         )
     )
     def build_rebalance_plan(self, info: Info) -> RebalancePlanPayload:

@@ -11,10 +11,18 @@ demand by a manager. For each current SALES owner (a rep) it decides:
   owner worked it within the idle window, or when routing did not give it by territory;
 - **stays** when its territory under the rule set (same hard criteria as routing) is
   the owner's, or when no territory matches or nobody there is available;
-- otherwise **moves** within its new territory's distribution: the available member
-  with the least load (SALES accounts + open leads) relative to weight, counted as the
-  plan goes, so the plan spreads load (routing.placement). Claim-queue territories
-  keep their records where they are.
+- otherwise it goes to its new territory's distribution: the available member with the
+  least load (SALES accounts + open leads) relative to weight, counted as the plan goes
+  (routing.placement). Claim-queue territories keep their records where they are.
+- it **moves** only when the move lowers the load variance: every move of a plan strictly
+  lowers the variance of the loads of the reps the plan is about (the rule set's active
+  territory members and the active owners of the records it considers moving), counted
+  in plan order. One record from a rep with load `a` to a rep with load `b` changes the
+  sum of squared deviations by `2 * (b - a + 1)` (the total and the reps are fixed), so
+  the move is planned only when `a >= b + 2`; otherwise the record **stays** with its
+  owner ("would_not_lower_variance": the territory's member picked is as loaded as the
+  owner, or within one record of it). A plan's variance after is therefore always lower
+  than before, or equal when it moves nothing.
 
 The manager sees the plan's summary (counts per rep before and after, the load variance
 before and after, why records stay) and its moves, then applies it: the plan becomes
@@ -114,6 +122,9 @@ class _Planning:
     moves: list[RebalanceMove] = field(default_factory=list)
     stayed: Counter[str] = field(default_factory=Counter)
     delta: Counter[int] = field(default_factory=Counter)
+    # Owners of the records that could move: with the territories' members, the reps whose
+    # load variance the plan lowers (fixed whichever moves are planned).
+    owners: set[int] = field(default_factory=set)
 
     def place(self, territory: Territory, *, hunters_first: bool) -> Rep | None:
         if hunters_first:
@@ -129,11 +140,18 @@ class _Planning:
         if ownership.rep_id in self.territory_members.get(territory.pk, set()):
             self.stayed["in_territory"] += 1
             return None
+        assert ownership.rep_id is not None
+        self.owners.add(ownership.rep_id)
         to = self.place(territory, hunters_first=hunters_first)
         if to is None:
             self.stayed["nobody_available"] += 1
             return None
-        assert ownership.rep_id is not None
+        from_load, to_load = self.placer.load(ownership.rep_id), self.placer.load(to.pk) - 1  # pick counted it
+        if from_load < to_load + 2:
+            # Moving it would leave the variance as it is (a == b + 1) or raise it: it stays.
+            self.placer.release(to.pk)  # undo the pick
+            self.stayed["would_not_lower_variance"] += 1
+            return None
         self.placer.release(ownership.rep_id)
         self.delta[ownership.rep_id] -= 1
         self.delta[to.pk] += 1
@@ -148,7 +166,8 @@ class _Planning:
             territory_name=territory.name,
             why=(
                 f"rebalancing to rule set v{self.rule_set.version}: {label} belongs to '{territory.name}', "
-                f"where {ownership.rep.name} is not a member; {to.name} has the least load there"
+                f"where {ownership.rep.name} is not a member; {to.name} has the least load there "
+                f"({to_load} records against {ownership.rep.name}'s {from_load})"
             )[:500],
         )
         self.moves.append(move)
@@ -239,7 +258,7 @@ def _variance(values: list[int]) -> float:
 
 
 def _summary(p: _Planning, member_ids: set[int]) -> dict[str, Any]:
-    rep_ids = sorted(member_ids | set(p.delta))
+    rep_ids = sorted(member_ids | p.owners)
     before = _loads(rep_ids)
     reps = Rep.objects.in_bulk(rep_ids)
     rows: list[dict[str, Any]] = []
