@@ -67,6 +67,8 @@ from routing.models import (
     OwnerRole,
     Ownership,
     OwnershipChange,
+    RebalancePlan,
+    RebalancePlanStatus,
 )
 from routing.services.forfeits import FORFEIT_ACTOR, due_forfeits
 from territories.models import Rep, RepStatus, RuleSetStatus, Territory
@@ -183,10 +185,11 @@ class Attention:
     registrations_pending: int
     leads_at_risk: int
     reps_over_capacity: int
+    rebalance_plans_pending: int  # DRAFT plans: proposed moves waiting for a manager to apply or discard
 
 
 def needs_attention(*, now: datetime) -> Attention:
-    """The home screen's counts: six queries (the published rule set, then one per figure or two)."""
+    """The home screen's counts: seven queries (the published rule set, then one per figure or two)."""
     rule_set = published_rule_set()
     calendar = rule_set.calendar if rule_set is not None else DEFAULT_CALENDAR
     soon = add_business_hours(now, DISPUTE_WARNING_BUSINESS_HOURS, country=calendar)
@@ -201,6 +204,7 @@ def needs_attention(*, now: datetime) -> Attention:
         registrations_pending=DealRegistration.objects.filter(status=DealRegistrationStatus.PENDING).count(),
         leads_at_risk=forfeit_risk(now=now, window_days=policy_of(rule_set).activity_window_days).count(),
         reps_over_capacity=over_capacity_reps().count(),
+        rebalance_plans_pending=RebalancePlan.objects.filter(status=RebalancePlanStatus.DRAFT).count(),
     )
 
 

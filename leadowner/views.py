@@ -95,6 +95,12 @@ def home(request: HttpRequest) -> HttpResponse:
             _roster_url(attention="over_capacity"),
             "more open leads than their capacity",
         ),
+        Count(
+            "Rebalancing plans to review",
+            attention.rebalance_plans_pending,
+            _rebalancing_url(status="DRAFT"),
+            "proposed moves: apply or discard them",
+        ),
     ]
     counts = [
         Count("Accounts", Account.objects.count(), url_if_exists("console:accounts")),
@@ -103,6 +109,11 @@ def home(request: HttpRequest) -> HttpResponse:
         Count("Reps", Rep.objects.count(), url_if_exists("console:roster")),
     ]
     return render(request, "console/home.html", {"needs": needs, "counts": counts, "nav": "home"})
+
+
+def _rebalancing_url(**query: str) -> str | None:
+    url = url_if_exists("console:rebalancing")
+    return f"{url}?{urlencode(query)}" if url is not None else None
 
 
 def _roster_url(**query: str) -> str | None:

@@ -10,6 +10,7 @@ in batches, with history. A DRAFT plan can be discarded.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -65,8 +66,12 @@ def _variance_words(summary: dict[str, Any]) -> str:
     return f"load variance {before:.1f}, unchanged"
 
 
-def _list_context(page_number: str | None, **extra: Any) -> dict[str, Any]:
+def _list_context(page_number: str | None, status: str | None = None, **extra: Any) -> dict[str, Any]:
     plans = RebalancePlan.objects.select_related("rule_set").annotate(**_status_counts()).order_by("-created_at", "-id")
+    if status not in RebalancePlanStatus.values:
+        status = None
+    if status is not None:
+        plans = plans.filter(status=status)
     page = Paginator(plans, PLANS_PER_PAGE).get_page(page_number)
     for plan in page:
         plan.variance_words = _variance_words(plan.summary)  # type: ignore[attr-defined]
@@ -74,7 +79,9 @@ def _list_context(page_number: str | None, **extra: Any) -> dict[str, Any]:
         "nav": "rebalancing",
         "plans": page,
         "published": published_rule_set(),
-        "page_url": f"{reverse('console:rebalancing')}?page=",
+        "status": status,
+        "status_label": RebalancePlanStatus(status).label.lower() if status else "",
+        "page_url": f"{reverse('console:rebalancing')}?{urlencode({'status': status}) + '&' if status else ''}page=",
         "errors": {},
     }
     context.update(extra)
@@ -90,8 +97,9 @@ def _actor(request: HttpRequest) -> Any:
 @require_GET
 @manager_required
 def rebalancing(request: HttpRequest) -> HttpResponse:
-    """Every rebalancing plan, newest first, and the button that builds one for the published rule set."""
-    return render_page(request, LIST_TEMPLATE, _list_context(request.GET.get("page")), partial="plans")
+    """Every rebalancing plan (or those of one status), newest first, and the button that builds one."""
+    context = _list_context(request.GET.get("page"), request.GET.get("status"))
+    return render_page(request, LIST_TEMPLATE, context, partial="plans")
 
 
 @require_POST

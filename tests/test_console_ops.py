@@ -14,6 +14,7 @@ from leadowner import metrics
 from leadowner.beat import JOBS
 from leadowner.celery import app
 from leadowner.models import JobRun
+from routing.models import RebalancePlan
 from territories.models import RuleSet
 from tests.factories import (
     AccountFactory,
@@ -81,7 +82,9 @@ def test_leads_within_two_days_of_the_activity_window_are_about_to_be_forfeited(
 
 
 def test_home_counts_what_needs_a_manager_now_each_linking_to_its_queue(client: Client, now: datetime) -> None:
-    RuleSetFactory(status="PUBLISHED")
+    rule_set = RuleSetFactory(status="PUBLISHED")
+    for status in ("DRAFT", "DISCARDED"):
+        RebalancePlan.objects.create(rule_set=rule_set, status=status, created_at=now, created_by="Manager")
     LeadFactory.create_batch(2)  # unassigned
     DealRegistrationFactory.create_batch(3)  # pending
     DealRegistrationFactory(status="APPROVED")
@@ -100,7 +103,9 @@ def test_home_counts_what_needs_a_manager_now_each_linking_to_its_queue(client: 
         "Registrations to review": 3,
         "Leads about to be forfeited": 1,
         "Reps over capacity": 1,
+        "Rebalancing plans to review": 1,
     }
+    assert needs["Rebalancing plans to review"].url == "/rebalancing/?status=DRAFT"
     assert needs["Reps over capacity"].url == "/roster/?attention=over_capacity"
     assert needs["Leads about to be forfeited"].url == "/roster/?attention=at_risk"
     for count in needs.values():
@@ -119,9 +124,9 @@ def test_home_costs_the_same_queries_whatever_the_book(
         DisputeFactory(due_at=now)
         DealRegistrationFactory()
     # session, user, rep | published rule set | disputes | unassigned | registrations | at risk |
-    # over capacity | accounts, leads, reps: 13
+    # over capacity | draft rebalancing plans | accounts, leads, reps: 14
     # (+1: the navigation counts the manager's unread notifications.)
-    with django_assert_num_queries(13):  # type: ignore[operator]
+    with django_assert_num_queries(14):  # type: ignore[operator]
         client.get(reverse("console:home"))
 
 

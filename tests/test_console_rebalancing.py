@@ -46,6 +46,17 @@ def test_the_plans_list_shows_each_plan_with_its_moves_and_variance(client: Clie
     assert "load variance" in html
 
 
+def test_the_plans_list_shows_one_status_when_asked_as_home_links_the_drafts(client: Client, book: Map) -> None:
+    discarded, draft = _plan(book), _plan(book)
+    RebalancePlan.objects.filter(pk=discarded.pk).update(status="DISCARDED")
+    home = client.get(reverse("console:home")).content.decode()
+    assert 'href="/rebalancing/?status=DRAFT"' in home
+    html = client.get(reverse("console:rebalancing"), {"status": "DRAFT"}).content.decode()
+    assert "Plans: draft only" in html and f">#{draft.pk}<" in html and f">#{discarded.pk}<" not in html
+    every = client.get(reverse("console:rebalancing"), {"status": "junk"}).content.decode()
+    assert f">#{draft.pk}<" in every and f">#{discarded.pk}<" in every and "Show every plan" not in every
+
+
 def test_building_a_plan_from_the_console_opens_it_and_moves_nothing(client: Client, book: Map) -> None:
     busy(book.ann)  # Ann is busier than West's members: moving her West account lowers the variance
     misplaced = account_in("US-CA", book.ann)
