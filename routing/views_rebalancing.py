@@ -102,8 +102,8 @@ def rebalancing(request: HttpRequest) -> HttpResponse:
     return render_page(request, LIST_TEMPLATE, context, partial="plans")
 
 
+@manager_required  # the access rule first: anyone else gets 403 (or the login page), whatever the method
 @require_POST
-@manager_required
 def rebalancing_build(request: HttpRequest) -> HttpResponse:
     """Build a plan for the published rule set (moves nothing) and open it."""
     try:
@@ -166,8 +166,8 @@ def rebalance_plan(request: HttpRequest, plan_id: int) -> HttpResponse:
     return render_page(request, PLAN_TEMPLATE, context, partial="plan")
 
 
+@manager_required  # the access rule first: anyone else gets 403 (or the login page), whatever the method
 @require_POST
-@manager_required
 def rebalance_plan_apply(request: HttpRequest, plan_id: int) -> HttpResponse:
     """Apply a DRAFT plan after its confirmation step: it becomes APPLYING; a worker moves the records."""
     plan = _plan_or_404(plan_id)
@@ -182,8 +182,8 @@ def rebalance_plan_apply(request: HttpRequest, plan_id: int) -> HttpResponse:
     return redirect("console:rebalance_plan", plan_id=plan.pk)
 
 
+@manager_required  # the access rule first: anyone else gets 403 (or the login page), whatever the method
 @require_POST
-@manager_required
 def rebalance_plan_discard(request: HttpRequest, plan_id: int) -> HttpResponse:
     """Discard a DRAFT plan: nothing moves."""
     plan = _plan_or_404(plan_id)
