@@ -86,6 +86,17 @@ def test_the_plan_page_shows_load_before_and_after_and_why_records_stay(client: 
     assert "rebalancing to rule set v2" in html
 
 
+def test_a_record_kept_because_moving_it_would_not_lower_the_variance_is_said_on_the_plan(
+    client: Client, book: Map
+) -> None:
+    account_in("US-CA", book.ann)  # Ann 1, Cat 0: moving it would only swap who holds one
+    plan = _plan(book)
+    html = client.get(reverse("console:rebalance_plan", args=[plan.pk])).content.decode()
+    assert "1 with their owner: their territory&#x27;s pick is within one record of the owner&#x27;s load" in html
+    assert "This plan moves nothing: every record stays, for the reasons above." in html
+    assert "load variance 0.2, unchanged" in html  # loads 1, 0, 0, 0
+
+
 def test_apply_asks_for_confirmation_first_and_changes_nothing(client: Client, book: Map) -> None:
     busy(book.ann)
     account_in("US-CA", book.ann)
