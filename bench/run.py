@@ -212,6 +212,12 @@ def bench_all(run: Run, plan: Plan) -> None:
             run.phase(f"routed leads/s at {label}", [*web, "--only", "throughput"], timeout=600)
             continue
         run.phase(f"HTTP figures at {label}", web, timeout=1500)
+        if not plan.quick:  # the console at this scale (the demo book's screens are measured below)
+            run.phase(
+                f"console screens at {label}",
+                python("bench.screens", "--database-url", working, "--label", label, "--out", "{out}"),
+                timeout=900,
+            )
         run.phase(
             f"bulk routing at {label}",
             python(
@@ -229,6 +235,14 @@ def bench_all(run: Run, plan: Plan) -> None:
             ),
             timeout=plan.bulk_seconds + 600,
         )
+    run.phase(
+        "console screens on the demo book",
+        python(
+            "bench.screens", "--demo", "--database-url", run.url("lo_bench_screens_demo"), "--out", "{out}",
+            "--repeats", str(plan.repeats),
+        ),
+        timeout=600,
+    )  # fmt: skip
     for _ in range(plan.import_repeats):
         run.phase(
             f"bulk import of {plan.import_rows:,} accounts",

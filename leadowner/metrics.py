@@ -202,7 +202,8 @@ def needs_attention(*, now: datetime) -> Attention:
         disputes_overdue=disputes["overdue"],
         disputes_due_soon=disputes["soon"],
         registrations_pending=DealRegistration.objects.filter(status=DealRegistrationStatus.PENDING).count(),
-        leads_at_risk=forfeit_risk(now=now, window_days=policy_of(rule_set).activity_window_days).count(),
+        # .order_by(): the sweep's order is for taking leads oldest first; a count needs no sort.
+        leads_at_risk=forfeit_risk(now=now, window_days=policy_of(rule_set).activity_window_days).order_by().count(),
         reps_over_capacity=over_capacity_reps().count(),
         rebalance_plans_pending=RebalancePlan.objects.filter(status=RebalancePlanStatus.DRAFT).count(),
     )
