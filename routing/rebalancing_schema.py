@@ -22,7 +22,7 @@ from leadowner.errors import ErrorCode, ServiceError
 from leadowner.graphql.context import Info
 from leadowner.graphql.enums import OwnerRole
 from leadowner.graphql.errors import UserError, forbidden, payload_or_errors
-from leadowner.graphql.ids import visible_or_not_found
+from leadowner.graphql.ids import parse_id, visible_or_not_found
 from leadowner.graphql.pagination import Connection, NestedPage, paginate
 from routing.graphql_types import AccountNode, LeadNode
 from routing.models import RebalanceMove, RebalanceMoveStatus, RebalancePlan, RebalancePlanStatus, RebalanceTrigger
@@ -89,6 +89,10 @@ class RebalancePlanNode:
     @strawberry_django.field(only=["rule_set__version"], select_related=["rule_set"])
     def rule_set_version(self, root: RebalancePlan) -> int:
         return root.rule_set.version
+
+    @strawberry_django.field(description="The territories the plan covers, by name (empty: every territory)")
+    def territories(self, root: RebalancePlan) -> list[str]:
+        return list(root.summary.get("territories", []))
 
     @strawberry_django.field(description="How many moves the plan proposes")
     def move_count(self, root: RebalancePlan) -> int:
@@ -187,12 +191,28 @@ class Mutation:
             "Propose the moves of a rebalancing to the published rule set: accounts with an open opportunity,"
             " named accounts, claims, disputed records and records engaged within the idle window stay; the rest"
             " go to their territory's distribution when that lowers the load variance (every move does). Moves"
-            " nothing. Managers and RevOps only."
+            " nothing. `territoryIds` (of the published rule set) limits it to the records that belong to those"
+            " territories or their sub-territories; left out, every territory. INVALID (field territoryIds) for an"
+            " empty list or a territory not in the published rule set. Managers and RevOps only."
         )
     )
-    def build_rebalance_plan(self, info: Info) -> RebalancePlanPayload:
+    def build_rebalance_plan(
+        self, info: Info, territory_ids: list[strawberry.ID] | None = None
+    ) -> RebalancePlanPayload:
         ctx = info.context
-        return _plan_payload(lambda: rebalancing.build_rebalance_plan(actor=ctx.actor, now=ctx.now))
+
+        def run() -> RebalancePlan:
+            if not permissions.may_rebalance(ctx.actor):
+                raise ServiceError(ErrorCode.FORBIDDEN, FORBIDDEN_WORDS)
+            ids: list[int] | None = None
+            if territory_ids is not None:
+                parsed = [parse_id(pk) for pk in territory_ids]
+                ids = [pk for pk in parsed if pk is not None]
+                if len(ids) != len(parsed):
+                    raise ServiceError(ErrorCode.INVALID, "territoryIds must be territory ids", "territoryIds")
+            return rebalancing.build_rebalance_plan(actor=ctx.actor, now=ctx.now, territory_ids=ids)
+
+        return _plan_payload(run)
 
     @strawberry.mutation(
         description=(

@@ -22,9 +22,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from leadowner.console import console_actor, manager_required, render_page
-from leadowner.errors import ServiceError
+from leadowner.errors import ErrorCode, ServiceError
 from routing.models import RebalanceMove, RebalanceMoveStatus, RebalancePlan, RebalancePlanStatus
 from routing.services.rebalancing import apply_rebalance_plan, build_rebalance_plan, discard_rebalance_plan
+from territories.models import Territory
 from territories.selectors import published_rule_set
 
 LIST_TEMPLATE = "routing/rebalancing.html"
@@ -40,6 +41,7 @@ STAYED_WORDS = {
     "nobody_available": "nobody available in their territory",
     "not_routed_by_territory": "leads not given by territory",
     "open_opportunity": "protected by an open opportunity",
+    "other_territory": "in territories this plan does not cover",
     "owner_departed": "owner departed (the departure job moves them)",
     "under_dispute": "under an open dispute",
     "would_not_lower_variance": "with their owner: their territory's pick is within one record of the owner's load, "
@@ -75,10 +77,18 @@ def _list_context(page_number: str | None, status: str | None = None, **extra: A
     page = Paginator(plans, PLANS_PER_PAGE).get_page(page_number)
     for plan in page:
         plan.variance_words = _variance_words(plan.summary)  # type: ignore[attr-defined]
+    published = published_rule_set()
+    territories = (
+        list(Territory.objects.filter(rule_set=published).order_by("position", "name").only("pk", "name", "parent_id"))
+        if published is not None
+        else []
+    )
     context: dict[str, Any] = {
         "nav": "rebalancing",
         "plans": page,
-        "published": published_rule_set(),
+        "published": published,
+        "territories": territories,
+        "chosen": set(),
         "status": status,
         "status_label": RebalancePlanStatus(status).label.lower() if status else "",
         "page_url": f"{reverse('console:rebalancing')}?{urlencode({'status': status}) + '&' if status else ''}page=",
@@ -105,11 +115,16 @@ def rebalancing(request: HttpRequest) -> HttpResponse:
 @manager_required  # the access rule first: anyone else gets 403 (or the login page), whatever the method
 @require_POST
 def rebalancing_build(request: HttpRequest) -> HttpResponse:
-    """Build a plan for the published rule set (moves nothing) and open it."""
+    """Build a plan for the published rule set, for every territory or the ticked ones (moves nothing); open it."""
+    raw = request.POST.getlist("territory")
+    chosen = {int(value) for value in raw if value.isdigit()}
     try:
-        plan = build_rebalance_plan(actor=_actor(request), now=timezone.now())
+        if len(chosen) != len(set(raw)):
+            raise ServiceError(ErrorCode.INVALID, "tick territories from the list", "territoryIds")
+        plan = build_rebalance_plan(actor=_actor(request), now=timezone.now(), territory_ids=chosen or None)
     except ServiceError as error:
-        context = _list_context(None, errors={"form": error.message})
+        where = "territory" if error.field == "territoryIds" else "form"
+        context = _list_context(None, errors={where: error.message}, chosen=chosen)
         return render_page(request, LIST_TEMPLATE, context, partial="plans", status=400)
     messages.success(request, f"Plan #{plan.pk} proposes {plan.summary.get('moves', 0)} moves. Nothing moved yet.")
     return redirect("console:rebalance_plan", plan_id=plan.pk)

@@ -68,6 +68,28 @@ def test_building_a_plan_from_the_console_opens_it_and_moves_nothing(client: Cli
     assert "proposes 1 moves" in html and misplaced.name in html and "Cat" in html
 
 
+def test_building_for_ticked_territories_covers_only_them(client: Client, book: Map) -> None:
+    busy(book.ann)
+    account_in("US-CA", book.ann)
+    form = client.get(reverse("console:rebalancing")).content.decode()
+    assert f'name="territory" value="{book.west.pk}"' in form and "<legend>Territories" in form
+    response = client.post(reverse("console:rebalancing_build"), {"territory": [str(book.west.pk)]})
+    plan = RebalancePlan.objects.get()
+    assert response.status_code == 302 and plan.summary["territories"] == ["West"]
+    html = client.get(response["Location"]).content.decode()
+    assert "(West only)" in html
+
+
+def test_a_bad_territory_choice_is_refused_at_its_field(client: Client, book: Map) -> None:
+    response = client.post(reverse("console:rebalancing_build"), {"territory": ["junk"]})
+    html = response.content.decode()
+    assert response.status_code == 400 and not RebalancePlan.objects.exists()
+    assert 'id="territory-error" role="alert">tick territories from the list<' in html
+    assert 'aria-describedby="territory-error"' in html
+    other = client.post(reverse("console:rebalancing_build"), {"territory": ["999999"]}).content.decode()
+    assert 'id="territory-error" role="alert">territory #999999 is not in rule set v2<' in other
+
+
 def test_building_with_no_published_rule_set_says_why_in_place(client: Client, book: Map) -> None:
     book.rule_set.status = "ARCHIVED"
     book.rule_set.save()
@@ -167,5 +189,6 @@ def test_the_plans_list_costs_the_same_queries_whatever_its_length(
     for _ in range(plans):
         _plan(book)
     client.get(reverse("console:rebalancing"))
-    with django_assert_num_queries(7):  # type: ignore[operator]
+    # (7, +1: the published rule set's territories for the build form.)
+    with django_assert_num_queries(8):  # type: ignore[operator]
         assert client.get(reverse("console:rebalancing")).status_code == 200

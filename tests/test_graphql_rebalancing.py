@@ -83,6 +83,25 @@ def test_discarding_a_plan_moves_nothing(book: Map) -> None:
     assert current_owner_of(account=misplaced) == book.ann
 
 
+BUILD_FOR = """mutation ($ids: [ID!]) {
+  buildRebalancePlan(territoryIds: $ids) { plan { territories moveCount } errors { code field message } }
+}"""
+
+
+def test_a_plan_can_cover_chosen_territories_and_a_bad_choice_is_invalid_at_territory_ids(book: Map) -> None:
+    busy(book.ann)
+    account_in("US-CA", book.ann)
+    token = _manager(book)
+    built = payload_of(gql(BUILD_FOR, {"ids": [str(book.east.pk)]}, token=token), "buildRebalancePlan")
+    assert built["errors"] == [] and built["plan"] == {"territories": ["East"], "moveCount": 0}
+    every = payload_of(gql(BUILD_FOR, {"ids": None}, token=token), "buildRebalancePlan")
+    assert every["plan"] == {"territories": [], "moveCount": 1}
+    for ids in (["nope"], [], ["999999"]):
+        refused = payload_of(gql(BUILD_FOR, {"ids": ids}, token=token), "buildRebalancePlan")
+        assert refused["plan"] is None and user_error_codes(refused) == [("INVALID", "territoryIds")], ids
+    assert RebalancePlan.objects.count() == 2
+
+
 def test_an_unknown_plan_is_not_found_at_plan_id(book: Map) -> None:
     payload = payload_of(gql(APPLY, {"id": "999999"}, token=_manager(book)), "applyRebalancePlan")
     assert user_error_codes(payload) == [("NOT_FOUND", "planId")]
@@ -114,6 +133,7 @@ def test_reps_and_partners_are_forbidden_not_shown_an_empty_list(book: Map, who:
 def test_the_plans_query_costs_the_same_statements_whatever_the_plans_and_moves(
     book: Map, plans: int, moves: int
 ) -> None:
+    busy(book.ann)  # so the misplaced accounts move (Ann is the busiest)
     for _ in range(moves):
         account_in("US-CA", book.ann)
     token = _manager(book)

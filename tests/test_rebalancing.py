@@ -242,6 +242,43 @@ def test_on_the_demo_book_the_plan_lowers_the_load_variance_with_every_move():
     assert plan.summary["variance_after"] < plan.summary["variance_before"]
 
 
+def test_a_plan_for_chosen_territories_moves_only_the_records_that_belong_to_them():
+    m = Map()
+    busy(m.ann)  # two East accounts with Ann: East is not covered
+    for _ in range(3):
+        account_in("US-CA", m.ann)  # West's, with Ann (East)
+        account_in("US-NY", m.cat)  # East's, with Cat (West)
+    plan = build_rebalance_plan(actor=Actor(rep=m.manager), now=NOW, territory_ids=[m.west.pk])
+    assert {move.territory_name for move in plan.moves.all()} == {"West"}
+    assert plan.summary["territories"] == ["West"]
+    assert plan.summary["stayed"]["other_territory"] == 5  # Ann's two East accounts and Cat's three
+    assert plan.summary["moves"] == 2  # Ann 5 -> Cal 0, Ann 4 -> Cal 1; Ann 3 -> Cal 2 would not lower it
+    assert {row["name"] for row in plan.summary["reps"]} == {"Ann", "Cat", "Cal"}  # West's members, the owners
+    replay(plan)
+
+
+def test_a_chosen_territory_covers_its_sub_territories():
+    from routing.services.rebalancing import _scope
+
+    m = Map()
+    bay = TerritoryFactory(rule_set=m.rule_set, name="Bay Area", parent=m.west)
+    sf = TerritoryFactory(rule_set=m.rule_set, name="San Francisco", parent=bay)
+    territories = [m.east, m.west, bay, sf]
+    assert _scope(territories, [m.west.pk], m.rule_set) == {m.west.pk, bay.pk, sf.pk}
+    assert _scope(territories, [bay.pk, m.east.pk], m.rule_set) == {bay.pk, sf.pk, m.east.pk}
+    assert _scope(territories, None, m.rule_set) is None
+
+
+def test_a_territory_outside_the_rule_set_or_an_empty_choice_is_refused_at_its_field():
+    m = Map()
+    other = TerritoryFactory(rule_set=RuleSetFactory(version=3, status="DRAFT"), name="Elsewhere")
+    for chosen in ([other.pk], []):
+        with pytest.raises(ServiceError) as err:
+            build_rebalance_plan(actor=Actor(rep=m.manager), now=NOW, territory_ids=chosen)
+        assert (err.value.code, err.value.field) == (ErrorCode.INVALID, "territoryIds")
+    assert not RebalancePlan.objects.exists()
+
+
 def test_a_plan_never_moves_the_same_record_twice():
     m = Map()
     busy(m.ann)

@@ -24,6 +24,10 @@ demand by a manager. For each current SALES owner (a rep) it decides:
   owner, or within one record of it). A plan's variance after is therefore always lower
   than before, or equal when it moves nothing.
 
+A plan covers every territory of the rule set, or only the territories a manager chooses
+(with their sub-territories): records that belong elsewhere then stay ("other_territory"),
+and the load variance is taken over those territories' members and the records' owners.
+
 The manager sees the plan's summary (counts per rep before and after, the load variance
 before and after, why records stay) and its moves, then applies it: the plan becomes
 APPLYING and its moves are applied in batches, each batch one transaction that locks the
@@ -37,7 +41,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,6 +123,7 @@ class _Planning:
     now: datetime
     placer: Placer
     territory_members: dict[int, set[int]]
+    scope: set[int] | None = None  # the territories the plan covers (None: every one)
     moves: list[RebalanceMove] = field(default_factory=list)
     stayed: Counter[str] = field(default_factory=Counter)
     delta: Counter[int] = field(default_factory=Counter)
@@ -136,6 +141,9 @@ class _Planning:
     ) -> RebalanceMove | None:
         if territory is None:
             self.stayed["no_territory"] += 1
+            return None
+        if self.scope is not None and territory.pk not in self.scope:
+            self.stayed["other_territory"] += 1
             return None
         if ownership.rep_id in self.territory_members.get(territory.pk, set()):
             self.stayed["in_territory"] += 1
@@ -257,7 +265,7 @@ def _variance(values: list[int]) -> float:
     return round(statistics.pvariance(values), 4) if len(values) > 1 else 0.0
 
 
-def _summary(p: _Planning, member_ids: set[int]) -> dict[str, Any]:
+def _summary(p: _Planning, member_ids: set[int], territory_names: list[str]) -> dict[str, Any]:
     rep_ids = sorted(member_ids | p.owners)
     before = _loads(rep_ids)
     reps = Rep.objects.in_bulk(rep_ids)
@@ -283,6 +291,7 @@ def _summary(p: _Planning, member_ids: set[int]) -> dict[str, Any]:
     variance_after = _variance([r["after"] for r in active])
     return {
         "rule_set_version": p.rule_set.version,
+        "territories": territory_names,
         "moves": len(p.moves),
         "accounts_moving": sum(1 for m in p.moves if m.account_id is not None),
         "leads_moving": sum(1 for m in p.moves if m.lead_id is not None),
@@ -294,14 +303,48 @@ def _summary(p: _Planning, member_ids: set[int]) -> dict[str, Any]:
     }
 
 
+def _scope(territories: list[Territory], chosen: Collection[int] | None, rule_set: RuleSet) -> set[int] | None:
+    """The chosen territories and every territory under them; INVALID for one not in the rule set."""
+    if chosen is None:
+        return None
+    chosen = set(chosen)
+    if not chosen:
+        raise ServiceError(ErrorCode.INVALID, "choose at least one territory, or none for every one", "territoryIds")
+    known = {t.pk for t in territories}
+    unknown = sorted(chosen - known)
+    if unknown:
+        raise ServiceError(
+            ErrorCode.INVALID,
+            f"territory #{unknown[0]} is not in rule set v{rule_set.version}",
+            "territoryIds",
+        )
+    children: dict[int, list[int]] = {}
+    for t in territories:
+        if t.parent_id is not None:
+            children.setdefault(t.parent_id, []).append(t.pk)
+    scope: set[int] = set()
+    todo = list(chosen)
+    while todo:
+        pk = todo.pop()
+        if pk not in scope:
+            scope.add(pk)
+            todo.extend(children.get(pk, []))
+    return scope
+
+
 def build_rebalance_plan(
     *,
     actor: Actor,
     now: datetime,
     rule_set: RuleSet | None = None,
     trigger: str = RebalanceTrigger.ON_DEMAND,
+    territory_ids: Collection[int] | None = None,
 ) -> RebalancePlan:
-    """Propose the moves of a rebalancing under `rule_set` (default: the published one). Moves nothing."""
+    """Propose the moves of a rebalancing under `rule_set` (default: the published one). Moves nothing.
+
+    `territory_ids` (territories of that rule set) limits the plan to the records that
+    belong to them or to their sub-territories; None covers every territory.
+    """
     if not actor.is_manager:
         raise ServiceError(ErrorCode.FORBIDDEN, "only managers and RevOps rebalance territories")
     rule_set = rule_set or published_rule_set()
@@ -310,12 +353,16 @@ def build_rebalance_plan(
     policy = policy_of(rule_set)
     territories = rule_set_territories(rule_set)
     members = {t.pk: {m.rep_id for m in t.memberships.all()} for t in territories}
-    member_ids = set().union(*members.values()) if members else set()
+    scope = _scope(territories, territory_ids, rule_set)
+    covered = [t for t in territories if scope is None or t.pk in scope]
+    member_ids = set().union(*(members[t.pk] for t in covered)) if covered else set()
+    names = [t.name for t in territories if territory_ids is not None and t.pk in set(territory_ids)]
     planning = _Planning(
         rule_set=rule_set,
         now=now,
         placer=Placer(territories=territories, today=timezone.localdate(now), load_of=_loads),
         territory_members=members,
+        scope=scope,
     )
     with transaction.atomic():
         try:
@@ -333,7 +380,7 @@ def build_rebalance_plan(
         for move in planning.moves:
             move.plan = plan
         RebalanceMove.objects.bulk_create(planning.moves, batch_size=1000)
-        plan.summary = _summary(planning, member_ids)
+        plan.summary = _summary(planning, member_ids, names)
         plan.save(update_fields=["summary"])
     return plan
 
