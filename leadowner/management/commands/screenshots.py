@@ -172,7 +172,7 @@ SCREENS: tuple[Screen, ...] = (
     Screen(
         "rebalancing",
         "Rebalancing",
-        "Every plan: moves, load variance before and after; build one for the published rules.",
+        "Every plan: moves, load variance before and after; build one for every or chosen territories.",
         "/rebalancing/",
     ),
     Screen(
