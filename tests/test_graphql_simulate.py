@@ -46,10 +46,16 @@ SUBMIT = f"""mutation($input: LeadInput!) {{ submitLead(input: $input) {{
     lead {{ id }} decision {{ {DECISION} }} errors {{ field code message }} }} }}"""
 
 
+# The access audit records each request made with a manager's token: a record of the
+# request itself, written whatever the request does, not something the simulation wrote.
+ACCESS_AUDIT = {"leadowner.TokenUse"}
+
+
 def _snapshot() -> dict[str, list[tuple[Any, ...]]]:
     return {
         model._meta.label: list(model._default_manager.order_by("pk").values_list())
         for model in apps.get_models(include_auto_created=True)
+        if model._meta.label not in ACCESS_AUDIT
     }
 
 
@@ -89,7 +95,8 @@ def test_simulation_over_the_api_writes_nothing_and_round_robin_advances_in_memo
     with CaptureQueriesContext(connection) as queries:
         decisions = assert_no_errors(_simulate(leads, token))["simulateRouting"]
     assert _snapshot() == before
-    assert [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(WRITES)] == []
+    written = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(WRITES)]
+    assert [sql for sql in written if '"leadowner_tokenuse"' not in sql] == []  # the access audit aside
     assert [(d["step"], (d["owner"] or {}).get("rep", {}).get("name")) for d in decisions] == [
         ("TERRITORY", "Ada"),
         ("TERRITORY", "Bo"),
