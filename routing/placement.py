@@ -59,7 +59,7 @@ class Placer:
     def territory_for(self, facts: Facts) -> Territory | None:
         if facts not in self._territory_cache:
             self._territory_cache[facts] = (
-                find_territory(self.territories, facts).territory if self.territories else None
+                find_territory(self.territories, facts, explain=False).territory if self.territories else None
             )
         return self._territory_cache[facts]
 

@@ -215,8 +215,12 @@ def describe(territory: TerritoryLike, by_id: Mapping[Any, TerritoryLike]) -> st
     return f"'{territory.name}' (child of '{parent.name}')" if parent is not None else f"'{territory.name}'"
 
 
-def find_territory(territories: Iterable[TerritoryLike], facts: Facts) -> TerritoryChoice:
-    """The most specific matching territory, then the highest priority; ties are reported."""
+def find_territory(territories: Iterable[TerritoryLike], facts: Facts, *, explain: bool = True) -> TerritoryChoice:
+    """The most specific matching territory, then the highest priority; ties are reported.
+
+    `explain=False` (bulk placement, where nobody reads the words) leaves out what was
+    considered and matched on: the same territory and ties, without the sentences.
+    """
     items = list(territories)
     by_id = {t.pk: t for t in items}
     matches: list[tuple[Specificity, int, TerritoryLike, list[TerritoryLike]]] = []
@@ -226,6 +230,8 @@ def find_territory(territories: Iterable[TerritoryLike], facts: Facts) -> Territ
         failed = next((c for c in chain if not criteria_match(c.criteria or {}, facts)), None)
         if failed is None:
             matches.append((territory_specificity(t, by_id), t.priority, t, chain))
+        elif not explain:
+            continue
         elif failed is t:
             considered.append(f"'{t.name}' does not match ({criteria_in_words(t.criteria or {})})")
         else:
@@ -235,6 +241,8 @@ def find_territory(territories: Iterable[TerritoryLike], facts: Facts) -> Territ
     matches.sort(key=lambda m: (m[0], m[1], -m[2].position, -_pk_order(m[2])), reverse=True)
     best_spec, best_priority, best, chain = matches[0]
     tied = [m[2] for m in matches[1:] if m[0] == best_spec and m[1] == best_priority]
+    if not explain:
+        return TerritoryChoice(territory=best, considered=[], tied=tied)
     for spec, priority, t, _ in matches[1:]:
         if t in tied:
             continue

@@ -197,9 +197,11 @@ def test_open_load_against_capacity_counts_open_sales_leads(book: Book) -> None:
     # Ada: L1, L3; Bo: L2 (contacted); Cy: L6 is won (not open) and Cy has no limit: not listed.
     assert rows == {"Ada": (2, 2), "Bo": (1, 10)}
     assert list(metrics.over_capacity_reps()) == []
+    assert metrics.over_capacity_count() == 0
     # One more open lead makes Ada over capacity.
     OwnershipFactory(account=None, lead=LeadFactory(received_at=NOW), rep=book.ada)
     assert list(metrics.over_capacity_reps()) == [book.ada]
+    assert metrics.over_capacity_count() == 1
 
 
 def test_pipeline_sums_open_opportunity_amounts_per_owner(book: Book) -> None:
