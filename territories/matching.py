@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 from unidecode import unidecode
@@ -84,11 +85,17 @@ class TerritoryChoice:
     matched_on: str = ""  # "city New York", in words, for the trace
 
 
+@lru_cache(maxsize=65_536)
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form: `Montréal ` -> `montreal`."""
+    """Case- and accent-insensitive form: `Montréal ` -> `montreal`.
+
+    Cached: territory criteria and account facts repeat the same few hundred words (industries,
+    cities) across every territory tried for every account of a bulk placement.
+    """
     return " ".join(unidecode(text or "").casefold().split())
 
 
+@lru_cache(maxsize=65_536)
 def fold_city(text: str) -> str:
     folded = fold(text).replace(".", "")
     return _CITY_SYNONYMS.get(folded, folded)
