@@ -127,36 +127,66 @@ def constrained_keys(criteria: dict[str, Any]) -> list[str]:
     return keys
 
 
+@dataclass(frozen=True)
+class CompiledCriteria:
+    """A territory's hard criteria, parsed and folded once: `match` is criteria_match's answer."""
+
+    countries: frozenset[str]
+    subdivisions: frozenset[str]
+    cities: frozenset[str]
+    prefixes: tuple[str, ...]
+    industries: frozenset[str]
+    ranges: tuple[tuple[str, float | None, float | None], ...]
+
+    def match(self, facts: Facts) -> bool:
+        if self.countries and facts.country.upper() not in self.countries:
+            return False
+        if self.subdivisions and facts.subdivision.upper() not in self.subdivisions:
+            return False
+        if self.cities and (not facts.city or fold_city(facts.city) not in self.cities):
+            return False
+        if self.prefixes:
+            postal = facts.postal_code.replace(" ", "").upper()
+            if not postal or not any(postal.startswith(p) for p in self.prefixes):
+                return False
+        if self.industries and (not facts.industry or fold(facts.industry) not in self.industries):
+            return False
+        for key, low, high in self.ranges:
+            value = facts.employees if key == "employees" else facts.annual_revenue
+            if value is None:
+                return False
+            if (low is not None and value < low) or (high is not None and value > high):
+                return False
+        return True
+
+
+def compile_criteria(criteria: dict[str, Any] | None) -> CompiledCriteria:
+    criteria = criteria or {}
+    ranges = []
+    for key in ("employees", "annual_revenue"):
+        bounds = _range(criteria, key)
+        if bounds is not None:
+            ranges.append((key, bounds[0], bounds[1]))
+    return CompiledCriteria(
+        countries=frozenset(c.upper() for c in _values(criteria, "countries")),
+        subdivisions=frozenset(s.upper() for s in _values(criteria, "subdivisions")),
+        cities=frozenset(fold_city(c) for c in _values(criteria, "cities")),
+        prefixes=tuple(p.replace(" ", "").upper() for p in _values(criteria, "postal_prefixes")),
+        industries=frozenset(fold(i) for i in _values(criteria, "industries")),
+        ranges=tuple(ranges),
+    )
+
+
 def criteria_match(criteria: dict[str, Any], facts: Facts) -> bool:
     """Every key given must hold; within a key any value will do. A missing fact fails its key."""
-    criteria = criteria or {}
-    countries = _values(criteria, "countries")
-    if countries and facts.country.upper() not in {c.upper() for c in countries}:
-        return False
-    subdivisions = _values(criteria, "subdivisions")
-    if subdivisions and facts.subdivision.upper() not in {s.upper() for s in subdivisions}:
-        return False
-    cities = _values(criteria, "cities")
-    if cities and (not facts.city or fold_city(facts.city) not in {fold_city(c) for c in cities}):
-        return False
-    prefixes = _values(criteria, "postal_prefixes")
-    if prefixes:
-        postal = facts.postal_code.replace(" ", "").upper()
-        if not postal or not any(postal.startswith(p.replace(" ", "").upper()) for p in prefixes):
-            return False
-    industries = _values(criteria, "industries")
-    if industries and (not facts.industry or fold(facts.industry) not in {fold(i) for i in industries}):
-        return False
-    for key, value in (("employees", facts.employees), ("annual_revenue", facts.annual_revenue)):
-        bounds = _range(criteria, key)
-        if bounds is None:
-            continue
-        if value is None:
-            return False
-        low, high = bounds
-        if (low is not None and value < low) or (high is not None and value > high):
-            return False
-    return True
+    return compile_criteria(criteria).match(facts)
+
+
+def territory_chains(territories: Iterable[TerritoryLike]) -> dict[Any, list[TerritoryLike]]:
+    """Each territory's chain (itself, then its parents), by id: find_territory's `chains`."""
+    items = list(territories)
+    by_id = {t.pk: t for t in items}
+    return {t.pk: _chain(t, by_id) for t in items}
 
 
 def _chain(territory: TerritoryLike, by_id: Mapping[Any, TerritoryLike]) -> list[TerritoryLike]:
@@ -222,19 +252,32 @@ def describe(territory: TerritoryLike, by_id: Mapping[Any, TerritoryLike]) -> st
     return f"'{territory.name}' (child of '{parent.name}')" if parent is not None else f"'{territory.name}'"
 
 
-def find_territory(territories: Iterable[TerritoryLike], facts: Facts, *, explain: bool = True) -> TerritoryChoice:
+def find_territory(
+    territories: Iterable[TerritoryLike],
+    facts: Facts,
+    *,
+    explain: bool = True,
+    chains: Mapping[Any, list[TerritoryLike]] | None = None,
+    compiled: Mapping[Any, CompiledCriteria] | None = None,
+) -> TerritoryChoice:
     """The most specific matching territory, then the highest priority; ties are reported.
 
     `explain=False` (bulk placement, where nobody reads the words) leaves out what was
     considered and matched on: the same territory and ties, without the sentences.
+    `chains` (each territory's chain of parents, by id: territory_chains) and `compiled`
+    (each territory's criteria parsed once, by id: compile_criteria) save working them out
+    again for every lead or account of a bulk placement.
     """
     items = list(territories)
     by_id = {t.pk: t for t in items}
     matches: list[tuple[Specificity, int, TerritoryLike, list[TerritoryLike]]] = []
     considered: list[str] = []
     for t in items:
-        chain = _chain(t, by_id)
-        failed = next((c for c in chain if not criteria_match(c.criteria or {}, facts)), None)
+        chain = chains[t.pk] if chains is not None else _chain(t, by_id)
+        if compiled is not None:
+            failed = next((c for c in chain if not compiled[c.pk].match(facts)), None)
+        else:
+            failed = next((c for c in chain if not criteria_match(c.criteria or {}, facts)), None)
         if failed is None:
             matches.append((territory_specificity(t, by_id), t.priority, t, chain))
         elif not explain:
