@@ -9,7 +9,6 @@ markNotificationsRead).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -33,7 +32,7 @@ from leadowner.selectors_notifications import (
     own_page,
     recipients,
 )
-from routing.views_common import parse_int, query_url
+from routing.views_common import parse_date_range, parse_int, query_url
 
 TEMPLATE = "console/notifications.html"
 MAX_TEXT = 40
@@ -44,16 +43,6 @@ class ParsedFilter:
     log: NotificationFilter
     form: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
-
-
-def _day(raw: str, name: str, errors: dict[str, str]) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = f"“{raw}” is not a date; use YYYY-MM-DD."
-        return None
 
 
 def parse_filter(query: QueryDict) -> ParsedFilter:
@@ -82,10 +71,7 @@ def parse_filter(query: QueryDict) -> ParsedFilter:
     if email and email not in dict(EMAIL_STATES):
         errors["email"] = "Choose an email status from the list."
         email = ""
-    date_from, date_to = _day(form["from"], "from", errors), _day(form["to"], "to", errors)
-    if date_from and date_to and date_to < date_from:
-        errors["to"] = "The end date is before the start date."
-        date_to = None
+    date_from, date_to = parse_date_range(form, errors)
     log = NotificationFilter(
         recipient_rep_id=rep_id,
         recipient_partner_user_id=partner_user_id,

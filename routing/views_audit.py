@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, cast
 
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
@@ -22,7 +21,7 @@ from leadowner.console import manager_required, render_page
 from leadowner.csvio import escape_cell
 from routing.models import DecisionStep
 from routing.selectors.console import AUDIT_COLUMNS, AUDIT_NUMERIC, AuditFilter, all_reps, audit_page, audit_rows
-from routing.views_common import parse_int, query_url
+from routing.views_common import parse_date_range, parse_int, query_url
 
 TEMPLATE = "routing/audit.html"
 MAX_TEXT = 200
@@ -33,16 +32,6 @@ class ParsedFilter:
     audit: AuditFilter
     form: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
-
-
-def _day(raw: str, name: str, errors: dict[str, str]) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = f"“{raw}” is not a date; use YYYY-MM-DD."
-        return None
 
 
 def parse_audit_filter(query: QueryDict) -> ParsedFilter:
@@ -60,10 +49,7 @@ def parse_audit_filter(query: QueryDict) -> ParsedFilter:
     if step and step not in DecisionStep.values:
         errors["step"] = "Choose a step from the list."
         step = ""
-    date_from, date_to = _day(form["from"], "from", errors), _day(form["to"], "to", errors)
-    if date_from and date_to and date_to < date_from:
-        errors["to"] = "The end date is before the start date."
-        date_to = None
+    date_from, date_to = parse_date_range(form, errors)
     audit = AuditFilter(
         rep_id=rep_id,
         account_id=account_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from datetime import date
 from urllib.parse import urlencode
 
 from leadowner.errors import ServiceError
@@ -42,3 +43,24 @@ def query_url(path: str, params: Mapping[str, str], **extra: str) -> str:
     """`path?params&extra`, leaving out empty values."""
     merged = {key: value for key, value in {**params, **extra}.items() if value}
     return f"{path}?{urlencode(merged)}" if merged else path
+
+
+def parse_date_range(form: Mapping[str, str], errors: dict[str, str]) -> tuple[date | None, date | None]:
+    """The `from` and `to` dates of a filter form (YYYY-MM-DD, `to` inclusive); a bad one is reported in
+    `errors` at its field and left out, as is a `to` before `from`."""
+
+    def day(name: str) -> date | None:
+        raw = form.get(name, "")
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            errors[name] = f"“{raw}” is not a date; use YYYY-MM-DD."
+            return None
+
+    date_from, date_to = day("from"), day("to")
+    if date_from and date_to and date_to < date_from:
+        errors["to"] = "The end date is before the start date."
+        date_to = None
+    return date_from, date_to
