@@ -103,7 +103,7 @@ class RebalancePlanNode:
         return root.summary.get("variance_before")
 
     @strawberry_django.field(
-        description="Load variance after the plan: lower than before, as every move lowers it (equal if none)"
+        description="Load variance after the plan (higher than before when a realignment loads a territory more)"
     )
     def variance_after(self, root: RebalancePlan) -> float | None:
         return root.summary.get("variance_after")
@@ -190,7 +190,7 @@ class Mutation:
         description=(
             "Propose the moves of a rebalancing to the published rule set: accounts with an open opportunity,"
             " named accounts, claims, disputed records and records engaged within the idle window stay; the rest"
-            " go to their territory's distribution when that lowers the load variance (every move does). Moves"
+            " go to their territory's distribution, whatever that does to the load variance (reported). Moves"
             " nothing. `territoryIds` (of the published rule set) limits it to the records that belong to those"
             " territories or their sub-territories; left out, every territory. INVALID (field territoryIds) for an"
             " empty list or a territory not in the published rule set. Managers and RevOps only."

@@ -71,16 +71,14 @@ def busy(rep, n: int = 2) -> None:
 
 
 def replay(plan: RebalancePlan) -> dict[str, int]:
-    """Apply the plan's moves in order to its loads before, checking that each lowers the load variance."""
+    """Apply the plan's moves in order to its loads before: the loads after, checked against the plan's summary."""
     reps = {row["rep_id"]: row for row in plan.summary["reps"] if row["status"] != "DEPARTED"}
     loads = {rep_id: row["before"] for rep_id, row in reps.items()}
     variance = statistics.pvariance(loads.values())
     for move in plan.moves.order_by("id"):
         loads[move.from_rep_id] -= 1
         loads[move.to_rep_id] += 1
-        after = statistics.pvariance(loads.values())
-        assert after < variance, f"move #{move.pk} {move.from_rep_id} -> {move.to_rep_id}: {variance} -> {after}"
-        variance = after
+        variance = statistics.pvariance(loads.values())
     assert {reps[k]["name"]: v for k, v in loads.items()} == {r["name"]: r["after"] for r in reps.values()}
     assert round(variance, 4) == plan.summary["variance_after"]
     return {reps[k]["name"]: v for k, v in loads.items()}
@@ -189,33 +187,29 @@ def test_the_plan_shows_counts_per_rep_before_and_after_and_the_load_variance_it
     assert (plan.summary["moves"], plan.summary["accounts_moving"], plan.summary["leads_moving"]) == (4, 4, 0)
 
 
-def test_every_planned_move_lowers_the_load_variance():
+def test_misplaced_records_follow_their_territory_and_the_plan_reports_the_variance_it_removes():
     m = Map()
     for _ in range(4):
         account_in("US-CA", m.ann)  # 4 West accounts with Ann (East): loads 4, 0, 0, 0
     plan = m.plan()
-    # Ann 4 -> Cat 0 and Ann 3 -> Cal 0 lower it; Ann 2 -> Cat 1 would leave it as it is (2, 1 or 1, 2).
-    assert replay(plan) == {"Ann": 2, "Ben": 0, "Cat": 1, "Cal": 1}
-    assert plan.summary["stayed"] == {"would_not_lower_variance": 2}
-    assert (plan.summary["variance_before"], plan.summary["variance_after"]) == (3.0, 0.5)
+    assert replay(plan) == {"Ann": 0, "Ben": 0, "Cat": 2, "Cal": 2}
+    assert plan.summary["stayed"] == {}
+    assert (plan.summary["variance_before"], plan.summary["variance_after"]) == (3.0, 1.0)
     assert all("records against Ann's" in move.why for move in plan.moves.all())
 
 
-def test_a_record_stays_when_its_territory_is_as_busy_as_its_owner():
+def test_a_misplaced_record_moves_even_where_its_territory_is_busier_and_the_plan_says_the_variance_rises():
     m = Map()
-    misplaced = account_in("US-CA", m.ann)  # Ann 1, Cat 0, Cal 0: the move would only swap who holds one
+    misplaced = account_in("US-CA", m.ann)  # Ann 1 (East), Cat 1, Cal 1 (West), Ben 0
     account_in("US-CA", m.cat)
     account_in("US-CA", m.cal)
     plan = m.plan()
-    assert plan.moves.count() == 0
-    assert plan.summary["stayed"] == {"in_territory": 2, "would_not_lower_variance": 1}
-    assert plan.summary["variance_before"] == plan.summary["variance_after"]
-    busy(m.ann)  # Ann 3 against Cat's 1: now it lowers the variance
-    RebalancePlan.objects.all().delete()
-    assert m.plan().moves.get().account == misplaced
+    assert plan.moves.get().account == misplaced
+    assert plan.summary["stayed"] == {"in_territory": 2}
+    assert plan.summary["variance_after"] > plan.summary["variance_before"]
 
 
-def test_on_the_demo_book_the_plan_lowers_the_load_variance_with_every_move():
+def test_on_the_demo_book_the_plan_moves_the_misplaced_account_and_reports_the_variance():
     from leadowner.demo.load import load_demo
     from territories.services import create_draft_from, publish_rule_set, update_territory
 
@@ -223,11 +217,10 @@ def test_on_the_demo_book_the_plan_lowers_the_load_variance_with_every_move():
         published = load_demo(now=NOW).rule_set
     revops = Actor(rep=Rep.objects.get(role="REVOPS"))
     plan = build_rebalance_plan(actor=revops, now=NOW)
-    # The demo's one candidate: its territory's pick holds 11 more records than its owner (the
-    # plan used to move it, raising the variance from 49.5 to 51.4); it stays.
-    assert plan.summary["moves"] == 0
-    assert plan.summary["stayed"]["would_not_lower_variance"] == 1
-    assert plan.summary["variance_after"] == plan.summary["variance_before"]
+    # The demo's one misplaced account goes to its territory's pick, who holds 11 more records:
+    # the variance rises, and the plan says so.
+    assert plan.summary["moves"] == 1
+    assert plan.summary["variance_after"] > plan.summary["variance_before"]
 
     # A new map: each territory's first member leaves it, so their records there are to move.
     draft = create_draft_from(version=published.version, actor=revops, now=NOW)
@@ -237,9 +230,8 @@ def test_on_the_demo_book_the_plan_lowers_the_load_variance_with_every_move():
             update_territory(territory_id=territory.pk, actor=revops, now=NOW, remove_members=[members[0].rep_id])
     publish_rule_set(version=draft.version, actor="test", now=NOW)
     plan = build_rebalance_plan(actor=revops, now=NOW)
-    replay(plan)
-    assert plan.summary["moves"] > 0
-    assert plan.summary["variance_after"] < plan.summary["variance_before"]
+    replay(plan)  # the loads after are what the summary reports
+    assert plan.summary["moves"] > 1
 
 
 def test_a_plan_for_chosen_territories_moves_only_the_records_that_belong_to_them():
@@ -252,7 +244,7 @@ def test_a_plan_for_chosen_territories_moves_only_the_records_that_belong_to_the
     assert {move.territory_name for move in plan.moves.all()} == {"West"}
     assert plan.summary["territories"] == ["West"]
     assert plan.summary["stayed"]["other_territory"] == 5  # Ann's two East accounts and Cat's three
-    assert plan.summary["moves"] == 2  # Ann 5 -> Cal 0, Ann 4 -> Cal 1; Ann 3 -> Cal 2 would not lower it
+    assert plan.summary["moves"] == 3  # each of Ann's three West accounts goes to West
     assert {row["name"] for row in plan.summary["reps"]} == {"Ann", "Cat", "Cal"}  # West's members, the owners
     replay(plan)
 

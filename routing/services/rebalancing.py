@@ -14,19 +14,12 @@ demand by a manager. For each current SALES owner (a rep) it decides:
 - otherwise it goes to its new territory's distribution: the available member with the
   least load (SALES accounts + open leads) relative to weight, counted as the plan goes
   (routing.placement). Claim-queue territories keep their records where they are.
-- it **moves** only when the move lowers the load variance: every move of a plan strictly
-  lowers the variance of the loads of the reps the plan is about (the rule set's active
-  territory members and the active owners of the records it considers moving), counted
-  in plan order. One record from a rep with load `a` to a rep with load `b` changes the
-  sum of squared deviations by `2 * (b - a + 1)` (the total and the reps are fixed), so
-  the move is planned only when `a >= b + 2`; otherwise the record **stays** with its
-  owner ("would_not_lower_variance": the territory's member picked is as loaded as the
-  owner, or within one record of it). A plan's variance after is therefore always lower
-  than before, or equal when it moves nothing.
-
-A plan covers every territory of the rule set, or only the territories a manager chooses
-(with their sub-territories): records that belong elsewhere then stay ("other_territory"),
-and the load variance is taken over those territories' members and the records' owners.
+- a record **moves** to its territory whatever that does to the load variance: a new map
+  takes effect for every record it does not protect (the product's rule: "the rest move to
+  their new territory's distribution"). The plan reports the variance before and after,
+  over the rule set's active territory members and the active owners of the records it
+  considers moving (a fixed set, whichever moves are planned), so a manager sees when a
+  realignment loads a territory's members more than the owners it takes records from.
 
 The manager sees the plan's summary (counts per rep before and after, the load variance
 before and after, why records stay) and its moves, then applies it: the plan becomes
@@ -155,11 +148,6 @@ class _Planning:
             self.stayed["nobody_available"] += 1
             return None
         from_load, to_load = self.placer.load(ownership.rep_id), self.placer.load(to.pk) - 1  # pick counted it
-        if from_load < to_load + 2:
-            # Moving it would leave the variance as it is (a == b + 1) or raise it: it stays.
-            self.placer.release(to.pk)  # undo the pick
-            self.stayed["would_not_lower_variance"] += 1
-            return None
         self.placer.release(ownership.rep_id)
         self.delta[ownership.rep_id] -= 1
         self.delta[to.pk] += 1
