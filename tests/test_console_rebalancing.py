@@ -191,3 +191,11 @@ def test_the_plans_list_costs_the_same_queries_whatever_its_length(
     # (7, +1: the published rule set's territories for the build form.)
     with django_assert_num_queries(8):  # type: ignore[operator]
         assert client.get(reverse("console:rebalancing")).status_code == 200
+
+
+def test_a_plan_that_moves_nothing_offers_discard_but_no_apply(client: Client, book: Map) -> None:
+    account_in("US-NY", book.ann)  # already with a member of its territory
+    plan = _plan(book)
+    html = client.get(reverse("console:rebalance_plan", args=[plan.pk])).content.decode()
+    assert plan.summary["moves"] == 0
+    assert "Apply…" not in html and ">Discard</button>" in html
