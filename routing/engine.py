@@ -20,7 +20,7 @@ from routing.enrich import CleanLead, enrich
 from routing.hierarchy import Choice, Context, run_hierarchy
 from routing.matching import match_account
 from routing.models import Account, OwnerRole
-from routing.selectors.accounts import ancestors
+from routing.reads import Reads
 from territories.models import RuleSet, RuleSetStatus, Territory
 from territories.policy import Policy
 from territories.selectors import policy_of
@@ -129,6 +129,7 @@ def run(
     territories: list[Territory] | None = None,
     lead_id: int | None = None,
     known_match: MatchResult | None = None,
+    reads: Reads | None = None,
 ) -> Outcome:
     """Route one lead: who should own it, by which step, and why (the trace).
 
@@ -137,7 +138,10 @@ def run(
     territories when the caller already loaded them (a batch). `lead_id`: the stored
     lead being re-routed, whose own activity counts as engagement. `known_match`: the
     account match to keep instead of matching again (a re-routed lead keeps its account).
+    `reads`: BatchReads when the caller routes a batch (routing.services.batch_routing);
+    one-lead reads otherwise.
     """
+    reads = reads if reads is not None else Reads()
     counters = counters if counters is not None else DurableCounters()
     policy = policy_of(rule_set)
     trace = list(lead.notes)
@@ -149,9 +153,9 @@ def run(
         territories = routing_territories(rule_set)
 
     found = known_match if known_match is not None else match(lead, policy)
-    account = Account.objects.filter(pk=found.account_id).first() if found.account_id is not None else None
+    account = reads.account(found.account_id) if found.account_id is not None else None
     trace.append(f"account: {found.explanation}" if account is not None else f"account: none; {found.explanation}")
-    family = ancestors(account) if account is not None else []
+    family = reads.ancestors(account) if account is not None else []
     facts, lines = enrich(lead, account)
     trace.extend(lines)
 
@@ -168,6 +172,7 @@ def run(
         lead_id=lead_id,
         has_rule_set=rule_set is not None,
         trace=trace,
+        reads=reads,
     )
     choice = run_hierarchy(ctx)
     owner = None

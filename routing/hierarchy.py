@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 
 from routing.distribution import Counters, distribute, unavailable_reason
@@ -27,23 +26,14 @@ from routing.enrich import CleanLead
 from routing.models import (
     Account,
     AccountType,
-    Activity,
-    DealRegistration,
-    DealRegistrationStatus,
     DecisionStep,
-    Lead,
-    Opportunity,
-    OpportunityStatus,
     OwnerRole,
     Ownership,
 )
-from routing.selectors.accounts import effective_owner
+from routing.reads import Reads
 from territories.matching import Facts, describe, find_territory
 from territories.models import Partner, Rep, RepStatus, Territory
 from territories.policy import Policy
-
-# How many recent activities the engagement step looks through for an available rep.
-ENGAGEMENT_SCAN = 50
 
 
 @dataclass(frozen=True)
@@ -71,6 +61,8 @@ class Context:
     has_rule_set: bool = True
     matched_territory: Territory | None = None  # kept when its members cannot take the lead
     trace: list[str] = field(default_factory=list)
+    reads: Reads = field(default_factory=Reads)  # BatchReads when a batch of leads is routed
+    _owners: list[Ownership] | None = None
     _sales: list[tuple[Account, Ownership]] | None = None
 
     def note(self, line: str) -> None:
@@ -102,12 +94,25 @@ class Context:
             return "is excluded from this routing (it was taken from them)"
         return None
 
+    def family_owners(self) -> list[Ownership]:
+        """Current owners of every role in the family (one read, shared by the steps)."""
+        if self._owners is None:
+            self._owners = self.reads.family_owners(self.family_ids) if self.account is not None else []
+        return self._owners
+
+    def effective_owner(self, role: str) -> tuple[Ownership | None, Account | None]:
+        """The family's owner in `role`, rolled up: the account's own, else the nearest parent's."""
+        held = [o for o in self.family_owners() if o.role == role]
+        if not held:
+            return None, None
+        nearest = min(held, key=lambda o: self.rank(o.account_id))
+        by_id = {a.pk: a for a in self.family}
+        return nearest, by_id.get(nearest.account_id)  # type: ignore[arg-type]
+
     def sales_owners(self) -> list[tuple[Account, Ownership]]:
         """Current SALES ownership in the family, nearest first, lapsed claims left out."""
         if self._sales is None:
-            rows = Ownership.objects.select_related("rep", "partner").filter(
-                account_id__in=self.family_ids, role=OwnerRole.SALES, ended_at__isnull=True
-            )
+            rows = [o for o in self.family_owners() if o.role == OwnerRole.SALES]
             by_id = {a.pk: a for a in self.family}
             live = [
                 o
@@ -149,9 +154,7 @@ def open_opportunity(ctx: Context) -> Choice | None:
         ctx.note("open opportunity: no account matched")
         return None
     opportunities = sorted(
-        Opportunity.objects.select_related("owner", "account").filter(
-            account_id__in=ctx.family_ids, status=OpportunityStatus.OPEN, owner__isnull=False
-        ),
+        ctx.reads.open_opportunities(ctx.family_ids),
         key=lambda o: (ctx.rank(o.account_id), -o.created_at.timestamp(), -o.pk),
     )
     if not opportunities:
@@ -183,7 +186,7 @@ def customer_owner(ctx: Context) -> Choice | None:
         if customer.pk == ctx.account.pk
         else (f"{ctx.account.name} belongs to the customer {customer.name}")
     )
-    ownership, holder = effective_owner(ctx.account, OwnerRole.ACCOUNT_MANAGER)
+    ownership, holder = ctx.effective_owner(OwnerRole.ACCOUNT_MANAGER)
     if ownership is None or holder is None:
         ctx.note(f"customer: {what} but has no account manager")
         return None
@@ -199,12 +202,7 @@ def deal_registration(ctx: Context) -> Choice | None:
         ctx.note("deal registration: no account matched")
         return None
     registrations = sorted(
-        DealRegistration.objects.select_related("partner", "account").filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=ctx.now),
-            account_id__in=ctx.family_ids,
-            status=DealRegistrationStatus.APPROVED,
-        ),
-        key=lambda r: ctx.rank(r.account_id),
+        ctx.reads.approved_registrations(ctx.family_ids, ctx.now), key=lambda r: ctx.rank(r.account_id)
     )
     if not registrations:
         ctx.note(f"deal registration: no approved registration on {ctx.family_words()}")
@@ -241,18 +239,11 @@ def recent_engagement(ctx: Context) -> Choice | None:
     if ctx.account is None and ctx.lead_id is None:
         ctx.note("recent engagement: no account matched")
         return None
-    where = Q()
-    if ctx.account is not None:
-        # The account's leads by id first: an OR across the join to leads kept PostgreSQL
-        # from the activity indexes (a scan of every activity, ~400 ms at 1M accounts).
-        lead_ids = list(Lead.objects.filter(account=ctx.account).values_list("pk", flat=True))
-        where |= Q(account=ctx.account) | Q(lead_id__in=lead_ids)
-    if ctx.lead_id is not None:
-        where |= Q(lead_id=ctx.lead_id)
-    activities = (
-        Activity.objects.select_related("rep")
-        .filter(where, occurred_at__gt=ctx.now - timedelta(days=days), occurred_at__lte=ctx.now)
-        .order_by("-occurred_at", "-id")[:ENGAGEMENT_SCAN]
+    activities = ctx.reads.recent_activity(
+        account_id=ctx.account.pk if ctx.account is not None else None,
+        lead_id=ctx.lead_id,
+        since=ctx.now - timedelta(days=days),
+        until=ctx.now,
     )
     subject = ctx.account.name if ctx.account is not None else "this lead"
     skipped: dict[int, str] = {}
@@ -301,7 +292,7 @@ def inbound_override(ctx: Context) -> Choice | None:
     if not email:
         ctx.note("inbound override: the prospect asked for no rep")
         return None
-    rep = Rep.objects.filter(email__iexact=email).first()
+    rep = ctx.reads.rep_by_email(email)
     if rep is None:
         ctx.note(f"inbound override: the prospect asked for {email}, who is not one of our reps")
         return None

@@ -1,0 +1,246 @@
+"""What the routing decision reads from the database: one lead at a time, or a batch at once.
+
+The hierarchy's steps (routing.hierarchy) ask a `Reads` for the facts they need instead of
+querying themselves, so each rule is written once and serves both ways of routing:
+
+- `Reads` (the default) asks the database for one lead's facts as the step needs them:
+  submitting a lead, re-routing one lead, simulating.
+- `BatchReads` reads the same facts for a whole batch of stored leads up front, one query
+  per kind of fact (accounts, their parents, owners, open opportunities, registrations,
+  recent activity, requested reps), and answers each lead's steps from memory. The
+  forfeit and first-touch sweeps and departures re-route leads through it
+  (routing.services.batch_routing), a few statements per batch instead of a few dozen
+  per lead.
+
+Both return the same rows in the same order for the same lead; the equivalence test
+(tests/test_batch_routing.py) routes the demo book both ways and compares every decision.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from routing.models import (
+    Account,
+    Activity,
+    DealRegistration,
+    DealRegistrationStatus,
+    Lead,
+    Opportunity,
+    OpportunityStatus,
+    Ownership,
+)
+from routing.selectors.accounts import ancestor_ids
+from territories.models import Rep
+
+# How many recent activities the engagement step looks through for an available rep.
+ENGAGEMENT_SCAN = 50
+
+
+def _opportunity_order(opp: Opportunity) -> tuple[float, int]:
+    return (-opp.created_at.timestamp(), -opp.pk)
+
+
+class Reads:
+    """One lead's facts, read when a step asks for them."""
+
+    def account(self, account_id: int) -> Account | None:
+        return Account.objects.filter(pk=account_id).first()
+
+    def ancestors(self, account: Account) -> list[Account]:
+        """The account's parent, grandparent, ... nearest first."""
+        chain = ancestor_ids([account.pk])[account.pk]
+        if not chain:
+            return []
+        by_id = Account.objects.in_bulk(chain)
+        return [by_id[pk] for pk in chain if pk in by_id]
+
+    def family_owners(self, family_ids: list[int]) -> list[Ownership]:
+        """Current owners of every role on these accounts, with rep, partner and account loaded."""
+        return list(
+            Ownership.objects.select_related("rep", "partner", "account")
+            .filter(account_id__in=family_ids, ended_at__isnull=True)
+            .order_by("pk")
+        )
+
+    def open_opportunities(self, family_ids: list[int]) -> list[Opportunity]:
+        """Open opportunities with an owner on these accounts, newest first (owner and account loaded)."""
+        rows = Opportunity.objects.select_related("owner", "account").filter(
+            account_id__in=family_ids, status=OpportunityStatus.OPEN, owner__isnull=False
+        )
+        return sorted(rows, key=_opportunity_order)
+
+    def approved_registrations(self, family_ids: list[int], now: datetime) -> list[DealRegistration]:
+        """Approved registrations on these accounts not expired at `now` (partner and account loaded)."""
+        return list(
+            DealRegistration.objects.select_related("partner", "account")
+            .filter(
+                Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+                account_id__in=family_ids,
+                status=DealRegistrationStatus.APPROVED,
+            )
+            .order_by("pk")
+        )
+
+    def recent_activity(
+        self, *, account_id: int | None, lead_id: int | None, since: datetime, until: datetime
+    ) -> list[Activity]:
+        """Activity on the account (or any of its leads) or on the lead in (since, until], newest first."""
+        where = Q()
+        if account_id is not None:
+            # The account's leads by id first: an OR across the join to leads kept PostgreSQL
+            # from the activity indexes (a scan of every activity, ~400 ms at 1M accounts).
+            lead_ids = list(Lead.objects.filter(account_id=account_id).values_list("pk", flat=True))
+            where |= Q(account_id=account_id) | Q(lead_id__in=lead_ids)
+        if lead_id is not None:
+            where |= Q(lead_id=lead_id)
+        if not where:
+            return []
+        return list(
+            Activity.objects.select_related("rep")
+            .filter(where, occurred_at__gt=since, occurred_at__lte=until)
+            .order_by("-occurred_at", "-id")[:ENGAGEMENT_SCAN]
+        )
+
+    def rep_by_email(self, email: str) -> Rep | None:
+        return Rep.objects.filter(email__iexact=email).first()
+
+
+@dataclass(frozen=True)
+class BatchLead:
+    """What BatchReads needs to know of one lead of the batch."""
+
+    lead_id: int
+    account_id: int | None
+    requested_rep_email: str = ""
+
+
+class BatchReads(Reads):
+    """The facts of a batch of stored leads, read up front with one query per kind.
+
+    `leads`: the batch (their account is the one the decision will use: the kept match).
+    `since`/`until`: the engagement window every lead of the batch is routed with (one
+    policy, one `now`). A lead outside the batch, or an account no lead of the batch
+    named, falls back to the one-lead reads, so an answer is never wrong, only slower.
+    """
+
+    def __init__(self, leads: Iterable[BatchLead], *, since: datetime, until: datetime) -> None:
+        batch = list(leads)
+        self._lead_ids = {b.lead_id for b in batch}
+        account_ids = {b.account_id for b in batch if b.account_id is not None}
+        chains = ancestor_ids(account_ids)
+        every = set(account_ids).union(*chains.values()) if chains else set(account_ids)
+        self._accounts: dict[int, Account] = Account.objects.in_bulk(list(every)) if every else {}
+        self._chains = chains
+        self._window = (since, until)
+
+        self._owners: dict[int, list[Ownership]] = defaultdict(list)
+        self._opportunities: dict[int, list[Opportunity]] = defaultdict(list)
+        self._registrations: list[DealRegistration] = []
+        if every:
+            for ownership in (
+                Ownership.objects.select_related("rep", "partner", "account")
+                .filter(account_id__in=every, ended_at__isnull=True)
+                .order_by("pk")
+            ):
+                assert ownership.account_id is not None
+                self._owners[ownership.account_id].append(ownership)
+            for opp in Opportunity.objects.select_related("owner", "account").filter(
+                account_id__in=every, status=OpportunityStatus.OPEN, owner__isnull=False
+            ):
+                self._opportunities[opp.account_id].append(opp)
+            self._registrations = list(
+                DealRegistration.objects.select_related("partner", "account")
+                .filter(account_id__in=every, status=DealRegistrationStatus.APPROVED)
+                .order_by("pk")
+            )
+
+        # Engagement: activity in the window on the batch's accounts, on their leads, or on the batch's leads.
+        self._activity_accounts = account_ids
+        self._leads_of: dict[int, set[int]] = defaultdict(set)
+        if account_ids:
+            for account_id, lead_id in Lead.objects.filter(account_id__in=account_ids).values_list("account_id", "pk"):
+                self._leads_of[account_id].add(lead_id)
+        watched_leads = self._lead_ids.union(*self._leads_of.values()) if self._leads_of else set(self._lead_ids)
+        self._activity: list[Activity] = []
+        if account_ids or watched_leads:
+            where = Q(lead_id__in=watched_leads)
+            if account_ids:
+                where |= Q(account_id__in=account_ids)
+            self._activity = sorted(
+                Activity.objects.select_related("rep").filter(where, occurred_at__gt=since, occurred_at__lte=until),
+                key=lambda a: (a.occurred_at, a.pk),
+                reverse=True,
+            )
+
+        emails = {b.requested_rep_email.lower() for b in batch if b.requested_rep_email}
+        self._asked_emails = emails
+        self._reps_by_email: dict[str, Rep] = {}
+        if emails:
+            for rep in Rep.objects.annotate(lower_email=Lower("email")).filter(lower_email__in=emails).order_by("pk"):
+                self._reps_by_email.setdefault(rep.email.lower(), rep)
+
+    def _known(self, ids: Iterable[int]) -> bool:
+        return all(pk in self._accounts for pk in ids)
+
+    def account(self, account_id: int) -> Account | None:
+        if account_id in self._accounts:
+            return self._accounts[account_id]
+        return super().account(account_id)
+
+    def ancestors(self, account: Account) -> list[Account]:
+        chain = self._chains.get(account.pk)
+        if chain is None:
+            return super().ancestors(account)
+        return [self._accounts[pk] for pk in chain if pk in self._accounts]
+
+    def family_owners(self, family_ids: list[int]) -> list[Ownership]:
+        if not self._known(family_ids):
+            return super().family_owners(family_ids)
+        return sorted((o for pk in set(family_ids) for o in self._owners.get(pk, ())), key=lambda o: o.pk)
+
+    def open_opportunities(self, family_ids: list[int]) -> list[Opportunity]:
+        if not self._known(family_ids):
+            return super().open_opportunities(family_ids)
+        return sorted((o for pk in set(family_ids) for o in self._opportunities.get(pk, ())), key=_opportunity_order)
+
+    def approved_registrations(self, family_ids: list[int], now: datetime) -> list[DealRegistration]:
+        if not self._known(family_ids):
+            return super().approved_registrations(family_ids, now)
+        wanted = set(family_ids)
+        return [
+            r for r in self._registrations if r.account_id in wanted and (r.expires_at is None or r.expires_at > now)
+        ]
+
+    def recent_activity(
+        self, *, account_id: int | None, lead_id: int | None, since: datetime, until: datetime
+    ) -> list[Activity]:
+        covered = (
+            (since, until) == self._window
+            and (account_id is None or account_id in self._activity_accounts)
+            and (lead_id is None or lead_id in self._lead_ids)
+        )
+        if not covered:
+            return super().recent_activity(account_id=account_id, lead_id=lead_id, since=since, until=until)
+        leads = set(self._leads_of.get(account_id, ())) if account_id is not None else set()
+        if lead_id is not None:
+            leads.add(lead_id)
+        found: list[Activity] = []
+        for activity in self._activity:
+            if (account_id is not None and activity.account_id == account_id) or activity.lead_id in leads:
+                found.append(activity)
+                if len(found) == ENGAGEMENT_SCAN:
+                    break
+        return found
+
+    def rep_by_email(self, email: str) -> Rep | None:
+        key = email.lower()
+        if key in self._asked_emails:
+            return self._reps_by_email.get(key)
+        return super().rep_by_email(email)
