@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -45,6 +46,19 @@ SUBJECT_PREFIX = "[leadowner] "
 Recipient = Rep | PartnerUser
 
 
+@dataclass(frozen=True)
+class Note:
+    """One message to tell: its recipients and what it is about (see `notify_many`)."""
+
+    recipients: Sequence[Recipient | None]
+    kind: str
+    subject: str
+    body: str
+    account_id: int | None = None
+    lead_id: int | None = None
+    dispute_id: int | None = None
+
+
 def notify(
     *,
     recipients: Iterable[Recipient | None],
@@ -57,9 +71,14 @@ def notify(
     dispute_id: int | None = None,
 ) -> list[Notification]:
     """One notification per distinct recipient (None and departed reps left out), emailed after commit."""
+    note = Note(list(recipients), kind, subject, body, account_id=account_id, lead_id=lead_id, dispute_id=dispute_id)
+    return notify_many([note], now=now)
+
+
+def _rows(note: Note, now: datetime) -> list[Notification]:
     rows: list[Notification] = []
     seen: set[tuple[str, int]] = set()
-    for recipient in recipients:
+    for recipient in note.recipients:
         if recipient is None:
             continue
         if isinstance(recipient, Rep):
@@ -76,15 +95,21 @@ def notify(
         rows.append(
             Notification(
                 **fields,
-                kind=kind,
-                subject=subject[:200],
-                body=body,
-                account_id=account_id,
-                lead_id=lead_id,
-                dispute_id=dispute_id,
+                kind=note.kind,
+                subject=note.subject[:200],
+                body=note.body,
+                account_id=note.account_id,
+                lead_id=note.lead_id,
+                dispute_id=note.dispute_id,
                 created_at=now,
             )
         )
+    return rows
+
+
+def notify_many(notes: Iterable[Note], *, now: datetime) -> list[Notification]:
+    """`notify` for many messages at once (a sweep's batch): one INSERT, one email task after commit."""
+    rows = [row for note in notes for row in _rows(note, now)]
     if not rows:
         return []
     created = Notification.objects.bulk_create(rows)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -34,6 +35,7 @@ from fractions import Fraction
 from django.db import connection
 from django.db.models import Count, F, Prefetch, prefetch_related_objects
 
+from leadowner.bulk_sql import update_from_values
 from routing.models import OPEN_LEAD_STAGES, OwnerRole, Ownership
 from territories.models import (
     DistributionCounter,
@@ -210,9 +212,10 @@ class SimulatedCounters(Counters):
 def _members(territory: Territory) -> list[TerritoryMember]:
     # Uses the prefetch when the caller made one (prefetch_related("memberships__rep")); else
     # one query for this territory's members and their reps (routing_territories loads none).
-    prefetch_related_objects(
-        [territory], Prefetch("memberships", queryset=TerritoryMember.objects.select_related("rep"))
-    )
+    if "memberships" not in getattr(territory, "_prefetched_objects_cache", {}):
+        prefetch_related_objects(
+            [territory], Prefetch("memberships", queryset=TerritoryMember.objects.select_related("rep"))
+        )
     return sorted(territory.memberships.all(), key=lambda m: (m.position, m.pk))
 
 
@@ -282,3 +285,67 @@ def distribute(territory: Territory, *, today: date, excluded: Collection[int] =
         line=f"round robin picked {chosen.rep.name} ({counts[chosen.rep_id] + 1} of {total} leads, "
         f"weight {chosen.weight})" + _skipped_words(skipped),
     )
+
+
+class BatchCounters(DurableCounters):
+    """A batch of leads routed in one transaction (routing.services.batch_routing).
+
+    Each territory is locked once (`lock_all` takes the batch's territories in name order
+    before any lead is routed, so two batches never wait on each other in a cycle; a
+    single lead locks only one territory). Round-robin counts and open loads are read
+    once per territory and rep, advanced in memory as the batch's leads are given out,
+    and the counters are written back by `flush` before the transaction commits: the
+    same rotation as routing the leads one by one, in a few statements.
+    """
+
+    def __init__(self) -> None:
+        self._locked: set[str] = set()
+        self._counts: dict[str, dict[int, int]] = {}
+        self._pending: Counter[tuple[str, int]] = Counter()
+        self._loads: dict[int, int] = {}
+        self._load_delta: Counter[int] = Counter()
+
+    def lock_all(self, territory_names: Iterable[str]) -> None:
+        for name in sorted(set(territory_names)):
+            self.lock(name)
+
+    def lock(self, territory_name: str) -> None:
+        if territory_name in self._locked:
+            return
+        super().lock(territory_name)
+        self._locked.add(territory_name)
+
+    def round_robin_counts(self, territory_name: str, members: list[TerritoryMember]) -> dict[int, int]:
+        known = self._counts.get(territory_name)
+        if known is None or any(m.rep_id not in known for m in members):
+            fresh = super().round_robin_counts(territory_name, members)
+            known = {rep_id: n + self._pending[(territory_name, rep_id)] for rep_id, n in fresh.items()}
+            self._counts[territory_name] = known
+        return {m.rep_id: known[m.rep_id] for m in members}
+
+    def add_round_robin(self, territory_name: str, rep_id: int) -> None:
+        counts = self._counts.setdefault(territory_name, {})
+        counts[rep_id] = counts.get(rep_id, 0) + 1
+        self._pending[(territory_name, rep_id)] += 1
+
+    def open_loads(self, rep_ids: Iterable[int]) -> dict[int, int]:
+        ids = list(rep_ids)
+        missing = [rep_id for rep_id in ids if rep_id not in self._loads]
+        if missing:
+            self._loads.update(open_loads(missing))
+        return {rep_id: self._loads[rep_id] + self._load_delta[rep_id] for rep_id in ids}
+
+    def add_load(self, rep_id: int, n: int = 1) -> None:
+        """`rep_id` got (n > 0) or lost (n < 0) an open lead in this batch, not yet written."""
+        self._load_delta[rep_id] += n
+
+    def flush(self) -> None:
+        """Write the counters the batch advanced: one UPDATE for all (on PostgreSQL)."""
+        update_from_values(
+            DistributionCounter,
+            key=["territory_name", "rep"],
+            fields=["assigned"],
+            rows=[(name, rep_id, n) for (name, rep_id), n in sorted(self._pending.items())],
+            increment=True,
+        )
+        self._pending.clear()

@@ -263,7 +263,34 @@ def test_a_forfeit_sweep_stops_at_its_time_budget_and_says_more_is_due():
     us_map(ada, bo)
     for _ in range(3):
         owned_lead(ada, T0)
-    with mock.patch("leadowner.jobs.time_budget", return_value=0):
+    # The budget is checked between chunks (transactions of CHUNK leads): one lead per chunk here.
+    with mock.patch("leadowner.jobs.time_budget", return_value=0), mock.patch("routing.services.forfeits.CHUNK", 1):
         first = sweep_forfeits(now=T0 + WINDOW)
     assert (first.counts, first.more) == ({"forfeited": 1}, True)
     assert sweep_forfeits(now=T0 + WINDOW).counts == {"forfeited": 2}
+
+
+def test_a_conflict_in_one_lead_of_a_batch_holds_back_only_that_lead():
+    from leadowner.errors import ErrorCode, ServiceError
+    from routing.services import forfeits
+
+    ada, bo = RepFactory(name="Ada"), RepFactory(name="Bo")
+    us_map(ada, bo)
+    leads = [owned_lead(ada, T0)[0] for _ in range(4)]
+    troubled = leads[2]
+    real = forfeits.reroute_leads
+
+    def conflicting(**kwargs):
+        if any(lead.pk == troubled.pk for lead in kwargs["leads"]):
+            raise ServiceError(ErrorCode.CONFLICT, f"the owner of lead {troubled.email} changed meanwhile; try again")
+        return real(**kwargs)
+
+    with mock.patch.object(forfeits, "reroute_leads", side_effect=conflicting):
+        result = sweep_forfeits(now=T0 + WINDOW)
+    assert result.counts == {"forfeited": 3, "changed_meanwhile": 1}
+    assert [e.split(":")[0] for e in result.errors] == [
+        f"ownership #{owned.pk}" for owned in Ownership.objects.filter(lead=troubled)
+    ]
+    for lead in leads:
+        expected = ada if lead == troubled else bo
+        assert current_owner_of(lead=lead) == expected  # the troubled lead's forfeit rolled back with it

@@ -66,8 +66,8 @@ from routing.models import (
 )
 from routing.placement import Placer, account_facts
 from routing.selectors.team import manager_chain
+from routing.services.batch_routing import reroute_leads
 from routing.services.bulk_moves import Move, Moved, move_owners
-from routing.services.leads import route_lead
 from territories.models import Rep, RepRole, RepStatus, RuleSet, Territory
 from territories.selectors import policy_of, published_rule_set
 
@@ -494,25 +494,30 @@ def _account_batches(run: _Run, batch_size: int) -> bool:
             return False
 
 
-def _reroute_lead(run: _Run, ownership: Ownership) -> bool:
+def _reroute_leads(run: _Run, ownerships: list[Ownership]) -> None:
+    """Route these leads of the departed rep again, in one transaction (routing.services.batch_routing)."""
     with transaction.atomic():
-        # Lock order as in route_lead: the lead, then its ownership (re-checked: still the departed rep's).
-        if ownership.lead_id is None:
-            return False
-        lead = Lead.objects.select_for_update().filter(pk=ownership.lead_id).first()
-        if lead is None:
-            return False
-        still = Ownership.objects.filter(pk=ownership.pk, rep=run.rep, ended_at__isnull=True).exists()
-        if not still:
-            return False
-        route_lead(lead=lead, actor=Actor.system_actor(run.actor), now=run.now, exclude_rep_ids={run.rep.pk})
-        after = Ownership.objects.filter(lead=lead, role=OwnerRole.SALES, ended_at__isnull=True).first()
-        if after is not None and after.rep_id is not None:
-            run.received[after.rep_id] += 1
-            run.result.add("leads_rerouted")
-        else:
-            run.result.add("leads_unowned" if after is None else "leads_to_partner")
-        return True
+        # Lock order as in route_lead: the leads, then their ownership (re-checked: still the departed rep's).
+        lead_ids = [o.lead_id for o in ownerships if o.lead_id is not None]
+        locked = {lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=lead_ids).order_by("pk")}
+        still = Ownership.objects.filter(pk__in=[o.pk for o in ownerships], rep=run.rep, ended_at__isnull=True)
+        leads = [locked[pk] for pk in sorted(still.values_list("lead_id", flat=True)) if pk in locked]
+        rerouted = reroute_leads(
+            leads=leads,
+            actor=Actor.system_actor(run.actor),
+            now=run.now,
+            exclude={lead.pk: {run.rep.pk} for lead in leads},
+        )
+        for result in rerouted:
+            if result.rep is not None:
+                run.received[result.rep.pk] += 1
+                run.result.add("leads_rerouted")
+            else:
+                run.result.add("leads_to_partner" if result.partner is not None else "leads_unowned")
+
+
+# Leads re-routed per transaction: the territories they go to stay locked until it commits.
+REROUTE_CHUNK = 100
 
 
 def _lead_batches(run: _Run, batch_size: int) -> bool:
@@ -531,13 +536,17 @@ def _lead_batches(run: _Run, batch_size: int) -> bool:
         if bulk:
             with transaction.atomic():
                 _apply_planned(run, bulk)
-        for ownership, plan in plans:
-            if plan.destination != "routing":
-                continue
+        routed = [o for o, p in plans if p.destination == "routing"]
+        for start in range(0, len(routed), REROUTE_CHUNK):
+            chunk = routed[start : start + REROUTE_CHUNK]
             try:
-                _reroute_lead(run, ownership)
-            except ServiceError as exc:  # the owner changed meanwhile: no longer this job's record
-                run.result.errors.append(f"lead #{ownership.lead_id}: {exc.message}")
+                _reroute_leads(run, chunk)
+            except ServiceError:  # an owner changed meanwhile: the others go one at a time
+                for ownership in chunk:
+                    try:
+                        _reroute_leads(run, [ownership])
+                    except ServiceError as exc:
+                        run.result.errors.append(f"lead #{ownership.lead_id}: {exc.message}")
             if run.out_of_time():
                 return False
         _pause_for_tests()

@@ -27,17 +27,17 @@ twice, forfeit each lead once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from leadowner.actors import Actor
-from leadowner.errors import ServiceError
+from leadowner.errors import ErrorCode, ServiceError
 from leadowner.jobs import Deadline, SweepResult
 from leadowner.models import NotificationKind
-from leadowner.notifications import notify
+from leadowner.notifications import Note, notify_many
 from routing.models import (
     OPEN_LEAD_STAGES,
     Activity,
@@ -50,9 +50,7 @@ from routing.models import (
     Ownership,
     OwnershipChange,
 )
-from routing.selectors.team import manager_chain
-from routing.services.leads import route_lead
-from routing.services.ownership import Record, end_owner
+from routing.services.batch_routing import reroute_leads
 from territories.models import Rep
 from territories.selectors import policy_of, published_rule_set
 
@@ -86,108 +84,149 @@ def due_forfeits(*, now: datetime, window: timedelta) -> QuerySet[Ownership]:
     )
 
 
-def previous_losers(lead_id: int) -> set[int]:
-    """Reps who already lost this lead to the forfeit or first-touch job: it never goes back to them."""
-    return set(
-        OwnershipChange.objects.filter(lead_id=lead_id, actor__in=(FORFEIT_ACTOR, SLA_ACTOR), from_rep__isnull=False)
-        .values_list("from_rep_id", flat=True)
+def previous_losers(lead_ids: Collection[int]) -> dict[int, set[int]]:
+    """Per lead, the reps who already lost it to the forfeit or first-touch job: it never goes back to them."""
+    losers: dict[int, set[int]] = {lead_id: set() for lead_id in lead_ids}
+    rows = (
+        OwnershipChange.objects.filter(
+            lead_id__in=list(lead_ids), actor__in=(FORFEIT_ACTOR, SLA_ACTOR), from_rep__isnull=False
+        )
+        .values_list("lead_id", "from_rep_id")
         .distinct()
     )
+    for lead_id, rep_id in rows:
+        losers[lead_id].add(rep_id)
+    return losers
 
 
 def take_and_reroute(
     *,
-    ownership_id: int,
+    ownership_ids: Sequence[int],
     still_due: QuerySet[Ownership],
     actor: str,
-    why: str,
+    why: Callable[[Ownership], str],
     kind: str,
     subject: str,
     now: datetime,
     version: int | None,
-) -> bool:
-    """End a due ownership with `why` and route its lead again, excluding every rep who lost it.
+) -> int:
+    """End these due ownerships, each with `why(ownership)`, and route their leads again; how many.
 
-    `still_due` re-checks the whole condition for this row after the lead is locked, so a
-    concurrent sweep, a fresh activity or a stage change since the selection wins.
+    One transaction for the batch: lock the leads (by id, the order route_lead locks in),
+    re-check the whole due condition for each row with `still_due` (a concurrent sweep, a
+    fresh activity or a stage change since the selection wins: that row is skipped), end
+    the owners with history, then route the leads again together
+    (routing.services.batch_routing), never back to a rep who lost them, and notify.
     """
     with transaction.atomic():
-        lead_id = Ownership.objects.filter(pk=ownership_id).values_list("lead_id", flat=True).first()
-        if lead_id is None:
-            return False
-        lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
-        if lead is None:
-            return False
-        ownership = still_due.filter(pk=ownership_id).select_related("rep").first()
-        if ownership is None or ownership.rep is None:
-            return False
-        loser: Rep = ownership.rep
-        end_owner(
-            Record(lead=lead),
-            role=OwnerRole.SALES,
-            why=why,
-            actor=actor,
+        lead_ids = list(
+            Ownership.objects.filter(pk__in=list(ownership_ids), lead__isnull=False).values_list("lead_id", flat=True)
+        )
+        leads = {lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=lead_ids).order_by("pk")}
+        due = [
+            o
+            for o in still_due.filter(pk__in=list(ownership_ids)).select_related("rep__manager").order_by("lead_id")
+            if o.rep is not None and o.lead_id in leads
+        ]
+        if not due:
+            return 0
+        ended = Ownership.objects.filter(pk__in=[o.pk for o in due], ended_at__isnull=True).update(ended_at=now)
+        if ended != len(due):  # the leads are locked: only a writer that skipped the lock gets here
+            raise ServiceError(ErrorCode.CONFLICT, "an owner of one of these leads changed meanwhile; try again")
+        reasons = {o.pk: why(o) for o in due}
+        OwnershipChange.objects.bulk_create(
+            [
+                OwnershipChange(
+                    at=now,
+                    lead_id=o.lead_id,
+                    role=OwnerRole.SALES,
+                    from_rep=o.rep,
+                    step=DecisionStep.UNASSIGNED,
+                    reason=reasons[o.pk][:500],
+                    actor=actor,
+                    rule_set_version=version,
+                )
+                for o in due
+            ]
+        )
+        losers = previous_losers([o.lead_id for o in due if o.lead_id is not None])
+        rerouted = reroute_leads(
+            leads=[leads[o.lead_id] for o in due if o.lead_id is not None],
+            actor=Actor.system_actor(actor),
             now=now,
-            step=DecisionStep.UNASSIGNED,
-            rule_set_version=version,
-            expected=ownership,
+            exclude=losers,
         )
-        excluded: Collection[int] = previous_losers(lead.pk) | {loser.pk}
-        decision = route_lead(lead=lead, actor=Actor.system_actor(actor), now=now, exclude_rep_ids=excluded)
-        new_owner = (
-            Rep.objects.filter(pk=decision.owner.rep_id).first()
-            if decision.owner is not None and decision.owner.rep_id is not None
-            else None
-        )
-        managers = [m for m in manager_chain(loser)[:1]]
-        where = f"It went to {new_owner.name}." if new_owner else "Nobody could take it: it waits unassigned."
-        notify(
-            recipients=[loser, *managers],
-            kind=kind,
-            subject=f"{subject}: {lead.email}",
-            body=f"{why}\n{where}",
-            now=now,
-            lead_id=lead.pk,
-            account_id=lead.account_id,
-        )
-        if new_owner is not None:
-            notify(
-                recipients=[new_owner],
-                kind=NotificationKind.REASSIGNMENT,
-                subject=f"New lead for you: {lead.email}",
-                body=f"{lead.email} was taken from {loser.name}: {why}",
-                now=now,
-                lead_id=lead.pk,
-                account_id=lead.account_id,
+        notes: list[Note] = []
+        for ownership, result in zip(due, rerouted, strict=True):
+            loser: Rep = ownership.rep  # type: ignore[assignment]
+            lead = result.lead
+            manager = loser.manager if loser.manager_id not in (None, loser.pk) else None
+            new_owner = result.rep
+            where = f"It went to {new_owner.name}." if new_owner else "Nobody could take it: it waits unassigned."
+            reason = reasons[ownership.pk]
+            notes.append(
+                Note(
+                    [loser, manager],
+                    kind,
+                    f"{subject}: {lead.email}",
+                    f"{reason}\n{where}",
+                    lead_id=lead.pk,
+                    account_id=lead.account_id,
+                )
             )
-        return True
+            if new_owner is not None:
+                notes.append(
+                    Note(
+                        [new_owner],
+                        NotificationKind.REASSIGNMENT,
+                        f"New lead for you: {lead.email}",
+                        f"{lead.email} was taken from {loser.name}: {reason}",
+                        lead_id=lead.pk,
+                        account_id=lead.account_id,
+                    )
+                )
+        notify_many(notes, now=now)
+        return len(due)
+
+
+# A sweep's selection is handled in transactions of this many leads: enough to make the
+# per-batch statements cheap per lead, few enough to hold the territories' locks briefly.
+CHUNK = 100
 
 
 def sweep_due(
     *,
     due: QuerySet[Ownership],
     batch_size: int,
-    handle: Callable[[int], bool],
+    handle: Callable[[Sequence[int]], int],
     done_key: str,
 ) -> SweepResult:
-    """Select up to `batch_size` due ids (by id) and handle each, within the run's time budget.
+    """Select up to `batch_size` due ids (by id) and handle them in chunks, within the run's time budget.
 
-    `more` when the batch was full (and moved) or the budget ran out first: the task re-queues itself.
+    A chunk that fails with a ServiceError (an owner changed under it) is handled again one
+    id at a time, so one conflicting row does not hold back the others. `more` when the
+    batch was full (and moved) or the budget ran out first: the task re-queues itself.
     """
     ids = list(due.order_by("pk").values_list("pk", flat=True)[:batch_size])
     result = SweepResult()
     deadline = Deadline()
-    for position, ownership_id in enumerate(ids):
-        if position and deadline.passed:
+    for start in range(0, len(ids), CHUNK):
+        if start and deadline.passed:
             result.more = True
             return result
+        chunk = ids[start : start + CHUNK]
         try:
-            if handle(ownership_id):
-                result.add(done_key)
-            else:
-                result.add("changed_meanwhile")
-        except ServiceError as exc:
-            result.errors.append(f"ownership #{ownership_id}: {exc.message}")
+            done = handle(chunk)
+        except ServiceError:
+            done = 0
+            for ownership_id in chunk:
+                try:
+                    done += handle([ownership_id])
+                except ServiceError as exc:
+                    result.errors.append(f"ownership #{ownership_id}: {exc.message}")
+        result.add(done_key, done)
+        if len(chunk) > done:
+            result.add("changed_meanwhile", len(chunk) - done)
     result.more = len(ids) == batch_size and result.counts.get(done_key, 0) > 0
     return result
 
@@ -200,21 +239,29 @@ def sweep_forfeits(*, now: datetime, batch_size: int = 200) -> SweepResult:
     due = due_forfeits(now=now, window=window)
     version = rule_set.version if rule_set else None
 
-    def handle(ownership_id: int) -> bool:
-        row = Ownership.objects.filter(pk=ownership_id).values("since", "rep_id", "rep__name", "lead_id").first()
-        if row is None:
-            return False
-        last = Activity.objects.filter(
-            lead_id=row["lead_id"], rep_id=row["rep_id"], kind__in=MEANINGFUL_KINDS, occurred_at__gte=row["since"]
-        ).aggregate(last=Max("occurred_at"))["last"]
+    def why(ownership: Ownership) -> str:
+        last = ownership.last_worked  # type: ignore[attr-defined]
         worked = f"last call, email or meeting {last:%Y-%m-%d %H:%M} UTC" if last else "no call, email or meeting"
-        why = (
-            f"forfeited: {row['rep__name']} did not work the lead for {policy.activity_window_days} days "
-            f"(owned since {row['since']:%Y-%m-%d %H:%M} UTC; {worked})"
+        return (
+            f"forfeited: {ownership.rep.name} did not work the lead for {policy.activity_window_days} days "  # type: ignore[union-attr]
+            f"(owned since {ownership.since:%Y-%m-%d %H:%M} UTC; {worked})"
         )
+
+    last_worked = (
+        Activity.objects.filter(
+            lead_id=OuterRef("lead_id"),
+            rep_id=OuterRef("rep_id"),
+            kind__in=MEANINGFUL_KINDS,
+            occurred_at__gte=OuterRef("since"),
+        )
+        .order_by("-occurred_at")
+        .values("occurred_at")[:1]
+    )
+
+    def handle(ownership_ids: Sequence[int]) -> int:
         return take_and_reroute(
-            ownership_id=ownership_id,
-            still_due=due,
+            ownership_ids=ownership_ids,
+            still_due=due.annotate(last_worked=Subquery(last_worked)),
             actor=FORFEIT_ACTOR,
             why=why,
             kind=NotificationKind.FORFEIT,

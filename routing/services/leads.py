@@ -187,7 +187,7 @@ def clean_from_lead(lead: Lead) -> CleanLead:
     )
 
 
-def _kept_match(lead: Lead) -> MatchResult | None:
+def kept_match(lead: Lead) -> MatchResult | None:
     """The account match a re-routed lead keeps: the one it was routed with, if still linked."""
     if lead.account_id is None or not lead.decision:
         return None
@@ -195,6 +195,15 @@ def _kept_match(lead: Lead) -> MatchResult | None:
     if stored.account_id != lead.account_id:
         return None
     return replace(stored, explanation=f"kept from when the lead arrived: {stored.explanation}")
+
+
+def reroute_note(actor: Actor, before: Ownership | None, excluded_names: list[str]) -> str:
+    """The first line of a re-routed lead's trace: who re-routes it, who held it, who it must not go to."""
+    held = f"{before.rep.name if before.rep else before.partner.name if before.partner else '?'}" if before else ""
+    first = f"re-route: by {actor.label}" + (f"; current owner {held}" if held else "; no current owner")
+    if excluded_names:
+        first += f"; never back to {', '.join(excluded_names)}"
+    return first
 
 
 def route_lead(*, lead: Lead, actor: Actor, now: datetime, exclude_rep_ids: Collection[int] = ()) -> RoutingDecision:
@@ -208,13 +217,8 @@ def route_lead(*, lead: Lead, actor: Actor, now: datetime, exclude_rep_ids: Coll
         before = current_owner(Record(lead=locked), OwnerRole.SALES)
         excluded = set(exclude_rep_ids)
         rule_set = published_rule_set()
-        clean = clean_from_lead(locked)
-        held = f"{before.rep.name if before.rep else before.partner.name if before.partner else '?'}" if before else ""
-        first = f"re-route: by {actor.label}" + (f"; current owner {held}" if held else "; no current owner")
-        if excluded:
-            names = ", ".join(Rep.objects.filter(pk__in=excluded).order_by("name").values_list("name", flat=True))
-            first += f"; never back to {names}"
-        clean = replace(clean, notes=(first,))
+        names = list(Rep.objects.filter(pk__in=excluded).order_by("name").values_list("name", flat=True))
+        clean = replace(clean_from_lead(locked), notes=(reroute_note(actor, before, names),))
         outcome = run(
             lead=clean,
             rule_set=rule_set,
@@ -222,7 +226,7 @@ def route_lead(*, lead: Lead, actor: Actor, now: datetime, exclude_rep_ids: Coll
             exclude_rep_ids=excluded,
             counters=DurableCounters(),
             lead_id=locked.pk,
-            known_match=_kept_match(locked),
+            known_match=kept_match(locked),
         )
         _apply(locked, outcome, actor=actor.label if actor.is_authenticated else ROUTING_ACTOR, now=now, before=before)
     lead.refresh_from_db()

@@ -19,6 +19,7 @@ owner, their manager and the new owner are notified.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import Exists, OuterRef, QuerySet
@@ -81,16 +82,15 @@ def sweep_first_touch_sla(*, now: datetime, batch_size: int = 200) -> SweepResul
     due = due_first_touch(late_before=late_if_assigned_before(now, hours, country=country))
     version = rule_set.version if rule_set else None
 
-    def handle(ownership_id: int) -> bool:
-        row = Ownership.objects.filter(pk=ownership_id).values("since", "rep__name").first()
-        if row is None:
-            return False
-        why = (
-            f"first-touch SLA missed: {row['rep__name']} did not call, email or meet the lead within {hours} "
-            f"business hours ({country} calendar) of its assignment on {row['since']:%Y-%m-%d %H:%M} UTC"
+    def why(ownership: Ownership) -> str:
+        return (
+            f"first-touch SLA missed: {ownership.rep.name} did not call, email or meet the lead within {hours} "  # type: ignore[union-attr]
+            f"business hours ({country} calendar) of its assignment on {ownership.since:%Y-%m-%d %H:%M} UTC"
         )
+
+    def handle(ownership_ids: Sequence[int]) -> int:
         return take_and_reroute(
-            ownership_id=ownership_id,
+            ownership_ids=ownership_ids,
             still_due=due,
             actor=SLA_ACTOR,
             why=why,
