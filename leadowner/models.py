@@ -78,11 +78,23 @@ class Notification(models.Model):
     raised into the change.
     """
 
+    # No index of their own: the (recipient, created_at) indexes below serve every lookup by
+    # recipient, and each index more is written for every notification a sweep sends.
     recipient_rep = models.ForeignKey(
-        "territories.Rep", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+        "territories.Rep",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
     )
     recipient_partner_user = models.ForeignKey(
-        "territories.PartnerUser", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+        "territories.PartnerUser",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
     )
     kind = models.CharField(max_length=24, choices=NotificationKind.choices)
     subject = models.CharField(max_length=200)

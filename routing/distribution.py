@@ -220,9 +220,16 @@ def _members(territory: Territory) -> list[TerritoryMember]:
 
 
 def _eligible(
-    members: list[TerritoryMember], *, today: date, excluded: Collection[int], counters: Counters
+    members: list[TerritoryMember], *, today: date, excluded: Collection[int], counters: Counters, all_loads: bool
 ) -> tuple[list[TerritoryMember], list[str], dict[int, int]]:
-    loads = counters.open_loads(m.rep_id for m in members)
+    """Who can take the lead, who cannot and why, and the open loads read.
+
+    Loads are read for every member when the method compares them (`all_loads`), else only
+    for members with a capacity: a rep without one is never "at capacity", and counting
+    the open leads of a territory's members is the costliest read of a routing decision
+    (a join over their every open lead).
+    """
+    loads = counters.open_loads([m.rep_id for m in members if all_loads or m.rep.capacity is not None])
     eligible, skipped = [], []
     for m in members:
         reason = unavailable_reason(m.rep, today=today, excluded=excluded, load=loads.get(m.rep_id, 0))
@@ -246,7 +253,13 @@ def distribute(territory: Territory, *, today: date, excluded: Collection[int] =
         return Pick(rep=None, line=f"{label}: '{territory.name}' has no members")
     if method != DistributionMethod.CLAIM_QUEUE:
         counters.lock(territory.name)
-    eligible, skipped, loads = _eligible(members, today=today, excluded=excluded, counters=counters)
+    eligible, skipped, loads = _eligible(
+        members,
+        today=today,
+        excluded=excluded,
+        counters=counters,
+        all_loads=method == DistributionMethod.LOAD_BALANCED,
+    )
     if not eligible:
         return Pick(rep=None, line=f"{label}: nobody in '{territory.name}' can take the lead: {', '.join(skipped)}")
 
@@ -277,7 +290,10 @@ def distribute(territory: Territory, *, today: date, excluded: Collection[int] =
 
     counts = counters.round_robin_counts(territory.name, members)
     order = {m.rep_id: i for i, m in enumerate(members)}
-    chosen = min(eligible, key=lambda m: (Fraction(counts[m.rep_id], m.weight), order[m.rep_id]))
+    if len({m.weight for m in eligible}) == 1:  # equal weights (the usual case): the counts order alike
+        chosen = min(eligible, key=lambda m: (counts[m.rep_id], order[m.rep_id]))
+    else:
+        chosen = min(eligible, key=lambda m: (Fraction(counts[m.rep_id], m.weight), order[m.rep_id]))
     counters.add_round_robin(territory.name, chosen.rep_id)
     total = sum(counts.values()) + 1
     return Pick(
