@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # Bump when the generated book changes: a database holding an older one is refilled.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: leads' first_assigned_at (routing 0008)
 SCALES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 DEFAULT_SEED = 1
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -634,8 +634,8 @@ def fill(count: int, seed: int, *, now: datetime | None = None) -> Counts:
         with raw.copy(
             "COPY routing_lead (id, email, email_domain, name, title, company, normalized_company, country, "
             "subdivision, city, postal_code, industry, employees, source, product_interest, requested_rep_email, "
-            "account_id, stage, stage_before_pause, received_at, assigned_at, first_touch_at, last_activity_at, "
-            "decision, created_at) FROM STDIN"
+            "account_id, stage, stage_before_pause, received_at, assigned_at, first_assigned_at, first_touch_at, "
+            "last_activity_at, decision, created_at) FROM STDIN"
         ) as copy:
             for lead_id in range(1, lead_count + 1):
                 account = accounts[rng.randrange(len(accounts))]
@@ -698,6 +698,7 @@ def fill(count: int, seed: int, *, now: datetime | None = None) -> Counts:
                         "",
                         _ts(received),
                         _ts(assigned) if assigned else None,
+                        _ts(assigned) if assigned else None,  # first_assigned_at: routed once, at arrival
                         _ts(first_touch) if first_touch else None,
                         _ts(last_activity) if last_activity else None,
                         None,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 
 def update_from_values(
@@ -35,14 +35,19 @@ def update_from_values(
     if not rows:
         return 0
     meta = model._meta
-    columns = [meta.get_field(name) for name in (*key, *fields)]
+    columns: list[Field[Any, Any]] = []
+    for name in (*key, *fields):
+        field = meta.get_field(name)
+        if not isinstance(field, Field):
+            raise ValueError(f"{name} is not a column of {meta.label}")
+        columns.append(field)
     if connection.vendor != "postgresql":
         if objects is None or increment:
             return _update_rowwise(model, key=key, fields=fields, rows=rows, increment=increment)
         model._default_manager.bulk_update(objects, list(fields))  # type: ignore[attr-defined]
         return len(objects)
     qn = connection.ops.quote_name
-    names = [qn(f.column) for f in columns]
+    names = [qn(f.column or f.name) for f in columns]
     types = [f.db_type(connection) for f in columns]
     values_sql = ", ".join("(" + ", ".join(f"%s::{t}" for t in types) + ")" for _ in rows)
     params: list[Any] = []

@@ -8,9 +8,9 @@ SQLite, and always a time some lead really took.
 
 Definitions (the screen repeats them in words):
 
-- **time to assignment**: from a lead's arrival (`received_at`) to its first owner (the
-  first SALES history row that gives it one; `assigned_at` when there is no history),
-  for leads received in the period;
+- **time to assignment**: from a lead's arrival (`received_at`) to its first SALES owner
+  (`first_assigned_at`, stamped once by the ownership writes; routing 0008 filled it in
+  from the history for older leads), for leads received in the period;
 - **time to first touch**: from that first assignment to the first activity on the lead
   (`first_touch_at`; a touch before the assignment counts as zero);
 - **unassigned**: leads with no current SALES owner (the unassigned queue);
@@ -35,7 +35,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
+    Aggregate,
     Case,
     Count,
     DurationField,
@@ -238,24 +240,25 @@ class DurationStats:
     buckets: list[tuple[str, int]]
 
 
-def _first_assigned() -> Coalesce:
-    """A Lead annotation: when it first got a SALES owner (history), else `assigned_at`."""
-    first = (
-        OwnershipChange.objects.filter(lead_id=OuterRef("pk"), role=OwnerRole.SALES)
-        .filter(Q(to_rep__isnull=False) | Q(to_partner__isnull=False))
-        .order_by("at", "pk")
-        .values("at")[:1]
-    )
-    return Coalesce(Subquery(first), F("assigned_at"))
+class PercentileDisc(Aggregate):
+    """PostgreSQL's nearest-rank percentile: the first value at or past fraction p of the ordered values."""
+
+    function = "PERCENTILE_DISC"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        super().__init__(expression, fraction=float(fraction), **extra)
 
 
 def _duration_stats(leads: QuerySet[Lead], duration: Any) -> DurationStats:
-    ranked = leads.annotate(d=duration).annotate(cume=Window(CumeDist(), order_by=F("d").asc()))
-    aggregates: dict[str, Any] = {
-        "n": Count("pk"),
-        "p50": Min("d", filter=Q(cume__gte=0.5)),
-        "p90": Min("d", filter=Q(cume__gte=0.9)),
-    }
+    """Count, nearest-rank median and p90, and the histogram of `duration` over `leads` (one query).
+
+    PostgreSQL ranks with PERCENTILE_DISC (one sort); SQLite, which lacks it, with
+    CUME_DIST() over a window, the same definition: the smallest value with at least p of
+    the values at or below it. On the 1M bench book the window cost 0.39 s of the 0.75 s
+    this took for 125k leads.
+    """
+    aggregates: dict[str, Any] = {"n": Count("pk")}
     lower: timedelta | None = None
     for i, (upper, _label) in enumerate(DURATION_BUCKETS):
         condition = Q()
@@ -265,6 +268,14 @@ def _duration_stats(leads: QuerySet[Lead], duration: Any) -> DurationStats:
             condition &= Q(d__lt=upper)
         aggregates[f"b{i}"] = Count("pk", filter=condition) if condition else Count("pk")
         lower = upper
+    if connection.vendor == "postgresql":
+        ranked = leads.annotate(d=duration)
+        aggregates["p50"] = PercentileDisc("d", 0.5, output_field=DurationField())
+        aggregates["p90"] = PercentileDisc("d", 0.9, output_field=DurationField())
+    else:
+        ranked = leads.annotate(d=duration).annotate(cume=Window(CumeDist(), order_by=F("d").asc()))
+        aggregates["p50"] = Min("d", filter=Q(cume__gte=0.5))
+        aggregates["p90"] = Min("d", filter=Q(cume__gte=0.9))
     row = ranked.aggregate(**aggregates)
     return DurationStats(
         count=row["n"],
@@ -280,10 +291,10 @@ def _received_in(period: Period) -> QuerySet[Lead]:
 
 def time_to_assignment(period: Period) -> DurationStats:
     """Arrival to first owner, for the leads received in the period that got one (one query)."""
-    leads = _received_in(period).annotate(first_assigned=_first_assigned()).filter(first_assigned__isnull=False)
-    waited = ExpressionWrapper(F("first_assigned") - F("received_at"), output_field=DurationField())
+    leads = _received_in(period).filter(first_assigned_at__isnull=False)
+    waited = ExpressionWrapper(F("first_assigned_at") - F("received_at"), output_field=DurationField())
     clamped = Case(
-        When(first_assigned__lt=F("received_at"), then=Value(timedelta(0))),
+        When(first_assigned_at__lt=F("received_at"), then=Value(timedelta(0))),
         default=waited,
         output_field=DurationField(),
     )
@@ -292,15 +303,10 @@ def time_to_assignment(period: Period) -> DurationStats:
 
 def time_to_first_touch(period: Period) -> DurationStats:
     """First assignment to first activity, for the leads received in the period that were touched (one query)."""
-    leads = (
-        _received_in(period)
-        .filter(first_touch_at__isnull=False)
-        .annotate(first_assigned=_first_assigned())
-        .filter(first_assigned__isnull=False)
-    )
-    waited = ExpressionWrapper(F("first_touch_at") - F("first_assigned"), output_field=DurationField())
+    leads = _received_in(period).filter(first_touch_at__isnull=False, first_assigned_at__isnull=False)
+    waited = ExpressionWrapper(F("first_touch_at") - F("first_assigned_at"), output_field=DurationField())
     clamped = Case(
-        When(first_touch_at__lt=F("first_assigned"), then=Value(timedelta(0))),
+        When(first_touch_at__lt=F("first_assigned_at"), then=Value(timedelta(0))),
         default=waited,
         output_field=DurationField(),
     )

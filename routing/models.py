@@ -127,7 +127,10 @@ class Lead(models.Model):
     stage = models.CharField(max_length=12, choices=LeadStage.choices, default=LeadStage.NEW)
     stage_before_pause = models.CharField(max_length=12, choices=LeadStage.choices, blank=True)
     received_at = models.DateTimeField()
-    assigned_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)  # when its current SALES owner got it
+    # When it first got a SALES owner, written once by the ownership writes
+    # (routing.services.ownership, bulk_moves, batch_routing): time to assignment reads it.
+    first_assigned_at = models.DateTimeField(null=True, blank=True)
     first_touch_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     # The routing decision that placed the lead: step, match, territory, version, trace.
@@ -141,6 +144,8 @@ class Lead(models.Model):
             models.Index(fields=["stage"]),
             # Which of a set of leads are open, read from the index alone (open_loads).
             models.Index(fields=["id", "stage"], name="lead_stage_by_id"),
+            # The metrics of the leads received in a period, read from the index alone.
+            models.Index(fields=["received_at", "first_assigned_at", "first_touch_at"], name="lead_received_times"),
         ]
 
     def __str__(self) -> str:

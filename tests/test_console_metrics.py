@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from leadowner import metrics
+from leadowner.actors import Actor
 from leadowner.charts import Series, bar_chart, line_chart
 from leadowner.metrics import Period
 from leadowner.views import parse_period
@@ -68,35 +69,57 @@ def book() -> Book:
 
     # L1: assigned after 2 minutes, touched an hour later; routed once.
     r1 = NOW - timedelta(days=3)
-    l1 = _lead(r1, assigned_at=r1 + timedelta(minutes=2), first_touch_at=r1 + timedelta(minutes=62))
+    l1 = _lead(
+        r1,
+        assigned_at=r1 + timedelta(minutes=2),
+        first_assigned_at=r1 + timedelta(minutes=2),
+        first_touch_at=r1 + timedelta(minutes=62),
+    )
     _changed(l1, r1 + timedelta(minutes=2), to=ada)
     OwnershipFactory(account=None, lead=l1, rep=ada, since=r1 + timedelta(minutes=2))
     # L2: assigned after 30 minutes, touched 3 hours later, then forfeited from Ada and routed to Bo.
     r2 = NOW - timedelta(days=2)
-    l2 = _lead(r2, assigned_at=r2 + timedelta(days=1), first_touch_at=r2 + timedelta(minutes=210), stage="CONTACTED")
+    l2 = _lead(
+        r2,
+        assigned_at=r2 + timedelta(days=1),
+        first_assigned_at=r2 + timedelta(minutes=30),
+        first_touch_at=r2 + timedelta(minutes=210),
+        stage="CONTACTED",
+    )
     _changed(l2, r2 + timedelta(minutes=30), to=ada)
     _changed(l2, r2 + timedelta(days=1), frm=ada, actor=FORFEIT_ACTOR)
     _changed(l2, r2 + timedelta(days=1), to=bo, actor=FORFEIT_ACTOR)
     OwnershipFactory(account=None, lead=l2, rep=bo, since=r2 + timedelta(days=1))
     # L3: assigned after 2 hours, never touched.
     r3 = NOW - timedelta(days=1)
-    l3 = _lead(r3, assigned_at=r3 + timedelta(hours=2))
+    l3 = _lead(r3, assigned_at=r3 + timedelta(hours=2), first_assigned_at=r3 + timedelta(hours=2))
     _changed(l3, r3 + timedelta(hours=2), to=ada)
     OwnershipFactory(account=None, lead=l3, rep=ada, since=r3 + timedelta(hours=2))
     # L4: never assigned.
     _lead(NOW - timedelta(hours=20))
     # L6: assigned after 10 hours (touched before that), then transferred to Cy; won.
     r6 = NOW - timedelta(days=4)
-    l6 = _lead(r6, assigned_at=r6 + timedelta(hours=11), first_touch_at=r6 + timedelta(hours=1), stage="WON")
+    l6 = _lead(
+        r6,
+        assigned_at=r6 + timedelta(hours=11),
+        first_assigned_at=r6 + timedelta(hours=10),
+        first_touch_at=r6 + timedelta(hours=1),
+        stage="WON",
+    )
     _changed(l6, r6 + timedelta(hours=10), to=bo)
     _changed(l6, r6 + timedelta(hours=11), frm=bo, to=cy, actor=ada.email)
     OwnershipFactory(account=None, lead=l6, rep=cy, since=r6 + timedelta(hours=11))
     # L5: received before the period: in no period figure.
     r5 = NOW - timedelta(days=10)
-    l5 = _lead(r5, assigned_at=r5 + timedelta(seconds=5), first_touch_at=r5 + timedelta(seconds=6))
+    l5 = _lead(
+        r5,
+        assigned_at=r5 + timedelta(seconds=5),
+        first_assigned_at=r5 + timedelta(seconds=5),
+        first_touch_at=r5 + timedelta(seconds=6),
+    )
     _changed(l5, r5 + timedelta(seconds=5), to=bo)
     # L7: received before the period, forfeited from Ada inside it, nobody took it.
-    l7 = _lead(r5)
+    l7 = _lead(r5, first_assigned_at=r5)
     _changed(l7, r5, to=ada)
     _changed(l7, NOW - timedelta(days=1), frm=ada, actor=FORFEIT_ACTOR)
     # An older forfeit, before the period.
@@ -370,7 +393,8 @@ def _bigger_book(n: int) -> None:
     for i, rep in enumerate(reps):
         territory = TerritoryFactory(rule_set=published)
         TerritoryMemberFactory(territory=territory, rep=rep)
-        lead = LeadFactory(received_at=NOW - timedelta(hours=i + 1), assigned_at=NOW - timedelta(hours=i))
+        at = NOW - timedelta(hours=i)
+        lead = LeadFactory(received_at=NOW - timedelta(hours=i + 1), assigned_at=at, first_assigned_at=at)
         OwnershipFactory(account=None, lead=lead, rep=rep)
         _changed(lead, NOW - timedelta(hours=i), to=rep)
         _changed(lead, NOW - timedelta(hours=i), frm=rep, actor=FORFEIT_ACTOR)
@@ -397,3 +421,50 @@ def test_a_metrics_csv_never_writes_a_cell_a_spreadsheet_would_run(client: Clien
     body = client.get(reverse("console:metrics_csv", args=["forfeits"]), BOOK_DAYS).content.decode()
     assert "'=HYPERLINK(1)" in body
     assert not any(line.startswith("=") for line in body.splitlines())
+
+
+def test_a_lead_s_first_assignment_is_stamped_once_whoever_gives_it_its_owner() -> None:
+    from routing.services.forfeits import sweep_forfeits
+    from routing.services.leads import LeadData, submit_lead
+    from routing.services.queue_actions import assign_leads_by_hand
+    from tests.factories import ManagerFactory
+    from tests.jobs_support import us_map
+
+    manager = ManagerFactory()
+    ada, bo = RepFactory(name="Ada", manager=manager), RepFactory(name="Bo", manager=manager)
+    us_map(ada, bo)
+    routed, _ = submit_lead(
+        data=LeadData(email="a@acme.example", country="US"), actor=Actor.system_actor("test"), now=NOW
+    )
+    waiting, _ = submit_lead(
+        data=LeadData(email="b@nowhere.example", country="FR"), actor=Actor.system_actor("test"), now=NOW
+    )
+    assert (routed.first_assigned_at, waiting.first_assigned_at) == (NOW, None)
+
+    later = NOW + timedelta(days=20)  # the routed lead is forfeited and routed again: its first assignment stays
+    assert sweep_forfeits(now=later).counts == {"forfeited": 1}
+    routed.refresh_from_db()
+    assert (routed.first_assigned_at, routed.assigned_at) == (NOW, later)
+
+    outcome = assign_leads_by_hand(
+        lead_ids=[waiting.pk], to_rep_id=bo.pk, reason="French lead", actor=Actor(rep=manager), now=later
+    )
+    assert not outcome.refused, outcome
+    waiting.refresh_from_db()
+    assert waiting.first_assigned_at == later
+    assert metrics.time_to_assignment(Period(NOW - timedelta(days=1), later, "both")).count == 2
+
+
+def test_the_migration_fills_first_assignment_from_the_history_else_assigned_at(book: Book) -> None:
+    import importlib
+
+    from django.db import connection
+
+    backfill = importlib.import_module("routing.migrations.0008_lead_first_assigned_at").BACKFILL
+    expected = dict(Lead.objects.values_list("pk", "first_assigned_at"))
+    Lead.objects.update(first_assigned_at=None)
+    with connection.cursor() as cursor:
+        cursor.execute(backfill)
+    # The book's stamps are its history's first assignments; a lead with neither history nor
+    # assigned_at (L4) stays empty.
+    assert dict(Lead.objects.values_list("pk", "first_assigned_at")) == expected

@@ -179,6 +179,8 @@ def _write(done: list[Rerouted], *, label: str, now: datetime) -> None:
                 )
             )
             r.lead.assigned_at = now
+            if r.lead.first_assigned_at is None:
+                r.lead.first_assigned_at = now
         history.append(
             OwnershipChange(
                 at=now,
@@ -211,7 +213,9 @@ def _write(done: list[Rerouted], *, label: str, now: datetime) -> None:
     update_from_values(
         Lead,
         key=["id"],
-        fields=["account", "decision", "assigned_at"],
-        rows=[(r.lead.pk, r.lead.account_id, r.lead.decision, r.lead.assigned_at) for r in done],
+        fields=["account", "decision", "assigned_at", "first_assigned_at"],
+        rows=[
+            (r.lead.pk, r.lead.account_id, r.lead.decision, r.lead.assigned_at, r.lead.first_assigned_at) for r in done
+        ],
         objects=[r.lead for r in done],
     )

@@ -192,6 +192,8 @@ def take_and_reroute(
 # A sweep's selection is handled in transactions of this many leads: enough to make the
 # per-batch statements cheap per lead, few enough to hold the territories' locks briefly.
 CHUNK = 100
+# Due ids are selected this many at a time, each page after the last id of the previous one.
+PAGE = 500
 
 
 def sweep_due(
@@ -201,37 +203,48 @@ def sweep_due(
     handle: Callable[[Sequence[int]], int],
     done_key: str,
 ) -> SweepResult:
-    """Select up to `batch_size` due ids (by id) and handle them in chunks, within the run's time budget.
+    """Handle up to `batch_size` due ids (by id) in chunks, within the run's time budget.
 
-    A chunk that fails with a ServiceError (an owner changed under it) is handled again one
-    id at a time, so one conflicting row does not hold back the others. `more` when the
-    batch was full (and moved) or the budget ran out first: the task re-queues itself.
+    The ids are selected in pages, each after the last id of the one before (keyset): the
+    rows at the front of the table that are handled, or not due, are read once per run,
+    not once per page (at a million owners with 100,000 due, re-reading them made each
+    page of 200 cost ~0.5 s by the end). A chunk that fails with a ServiceError (an owner
+    changed under it) is handled again one id at a time, so one conflicting row does not
+    hold back the others. `more` when the run stopped with due ids left (its batch was
+    full, or its time budget ran out): the task re-queues itself.
     """
-    ids = list(due.order_by("pk").values_list("pk", flat=True)[:batch_size])
     result = SweepResult()
     deadline = Deadline()
-    for start in range(0, len(ids), CHUNK):
-        if start and deadline.passed:
-            result.more = True
-            return result
-        chunk = ids[start : start + CHUNK]
-        try:
-            done = handle(chunk)
-        except ServiceError:
-            done = 0
-            for ownership_id in chunk:
-                try:
-                    done += handle([ownership_id])
-                except ServiceError as exc:
-                    result.errors.append(f"ownership #{ownership_id}: {exc.message}")
-        result.add(done_key, done)
-        if len(chunk) > done:
-            result.add("changed_meanwhile", len(chunk) - done)
-    result.more = len(ids) == batch_size and result.counts.get(done_key, 0) > 0
+    after, taken = 0, 0
+    while taken < batch_size:
+        page = min(PAGE, batch_size - taken)
+        ids = list(due.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:page])
+        for start in range(0, len(ids), CHUNK):
+            if taken and deadline.passed:
+                result.more = True
+                return result
+            chunk = ids[start : start + CHUNK]
+            try:
+                done = handle(chunk)
+            except ServiceError:
+                done = 0
+                for ownership_id in chunk:
+                    try:
+                        done += handle([ownership_id])
+                    except ServiceError as exc:
+                        result.errors.append(f"ownership #{ownership_id}: {exc.message}")
+            taken += len(chunk)
+            result.add(done_key, done)
+            if len(chunk) > done:
+                result.add("changed_meanwhile", len(chunk) - done)
+        if len(ids) < page:
+            return result  # nothing due is left after the last page
+        after = ids[-1]
+    result.more = result.counts.get(done_key, 0) > 0
     return result
 
 
-def sweep_forfeits(*, now: datetime, batch_size: int = 200) -> SweepResult:
+def sweep_forfeits(*, now: datetime, batch_size: int = 5000) -> SweepResult:
     """Forfeit every lead due at `now` (one bounded batch; `more` says another is due)."""
     rule_set = published_rule_set()
     policy = policy_of(rule_set)

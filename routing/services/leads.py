@@ -89,6 +89,9 @@ def _apply(lead: Lead, outcome: Outcome, *, actor: str, now: datetime, before: O
     version = decision.rule_set_version or None
     fields = ["account", "decision"]
     if choice.rep is not None or choice.partner is not None:
+        if before is None and lead.first_assigned_at is None:  # written with the lead below, not by set_owner
+            lead.first_assigned_at = now
+            fields.append("first_assigned_at")
         ownership = set_owner(
             record,
             role=OwnerRole.SALES,

@@ -76,6 +76,15 @@ def _history(
     )
 
 
+def _note_first_assignment(record: Record, role: str, now: datetime) -> None:
+    """A lead's first SALES owner: stamp `first_assigned_at` once (the time-to-assignment metric)."""
+    lead = record.lead
+    if lead is None or role != OwnerRole.SALES or lead.first_assigned_at is not None:
+        return
+    Lead.objects.filter(pk=lead.pk, first_assigned_at__isnull=True).update(first_assigned_at=now)
+    lead.first_assigned_at = now
+
+
 def set_owner(
     record: Record,
     *,
@@ -146,6 +155,7 @@ def set_owner(
             now=now,
             rule_set_version=rule_set_version,
         )
+        _note_first_assignment(record, role, now)
         return ownership
 
 
@@ -190,6 +200,7 @@ def claim_unowned(
                 now=now,
                 rule_set_version=rule_set_version,
             )
+            _note_first_assignment(record, role, now)
     except IntegrityError:
         holder = current_owner(record, role)
         who = (

@@ -73,7 +73,7 @@ def due_first_touch(*, late_before: datetime) -> QuerySet[Ownership]:
     return _owned_open_leads().filter(lead__stage=LeadStage.NEW, since__lte=late_before).exclude(Exists(touched))
 
 
-def sweep_first_touch_sla(*, now: datetime, batch_size: int = 200) -> SweepResult:
+def sweep_first_touch_sla(*, now: datetime, batch_size: int = 5000) -> SweepResult:
     """Reassign every new lead whose first-touch SLA ran out (one bounded batch; `more` when another is due)."""
     rule_set = published_rule_set()
     policy = policy_of(rule_set)
