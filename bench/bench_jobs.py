@@ -232,7 +232,6 @@ def fill_lead_owners(n: int, hunter_ids: list[int]) -> None:
 
 
 def bench_forfeits(n: int, people: dict[str, Any], *, limit: int) -> None:
-    from django.db import connection
 
     from routing.models import OwnershipChange
     from routing.services.forfeits import FORFEIT_ACTOR, due_forfeits, sweep_forfeits
@@ -293,17 +292,6 @@ def bench_forfeits(n: int, people: dict[str, Any], *, limit: int) -> None:
         )
     )
     FIGURES.append(Figure(group, "peak memory growth", "MB", [LAST_PEAK_MB]))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "EXPLAIN (ANALYZE, FORMAT JSON) SELECT o.rep_id, count(*) FROM routing_ownership o "
-            "JOIN routing_lead l ON l.id = o.lead_id WHERE o.ended_at IS NULL AND o.role = 'SALES' "
-            "AND l.stage IN ('NEW','CONTACTED','QUALIFIED','PROPOSAL','NEGOTIATION') GROUP BY o.rep_id"
-        )
-        plan = cursor.fetchone()[0][0]
-    print(
-        f"{'of which, per lead routed':<34}: routing.distribution.open_loads counts every open lead of the "
-        f"territory's members: {plan['Execution Time']:.0f} ms here"
-    )
 
 
 def main() -> int:
