@@ -534,10 +534,11 @@ def metrics_page(request: HttpRequest) -> HttpResponse:
     period, keep, errors = parse_period(request.GET.dict(), now=now)
     query = urlencode(keep)
     blocks = []
-    for slug, build in METRICS.items():
-        block = build(period, now)
-        block.csv_url = f"{reverse('console:metrics_csv', args=[slug])}?{query}"
-        blocks.append(block)
+    with metrics.one_page():
+        for slug, build in METRICS.items():
+            block = build(period, now)
+            block.csv_url = f"{reverse('console:metrics_csv', args=[slug])}?{query}"
+            blocks.append(block)
     context = {
         "nav": "metrics",
         "period": period,
