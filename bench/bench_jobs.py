@@ -193,7 +193,7 @@ def fill_lead_owners(n: int, hunter_ids: list[int]) -> None:
     """
     from django.db import connection
 
-    params = {"n": n, "hunters": hunter_ids, "now": NOW}
+    params: dict[str, Any] = {"n": n, "hunters": hunter_ids, "now": NOW}
     with connection.cursor() as cursor:
         cursor.execute(
             """
