@@ -22,9 +22,10 @@ requires the same decisions.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.db import IntegrityError, connection, transaction
 
@@ -41,6 +42,26 @@ from routing.services.leads import ROUTING_ACTOR, clean_from_lead, kept_match, r
 from territories.matching import compile_criteria, find_territory, territory_chains
 from territories.models import DistributionMethod, Partner, Rep
 from territories.selectors import policy_of, published_rule_set
+
+T = TypeVar("T")
+
+
+def whole_or_one_by_one(
+    chunk: Sequence[T], handle: Callable[[Sequence[T]], int], refused: Callable[[T, ServiceError], None]
+) -> int:
+    """`handle(chunk)` in one go; when that raises ServiceError (an owner changed under it and
+    the chunk rolled back), each item alone, so one conflicting record holds back only
+    itself (`refused` hears of it). Returns the sum of what `handle` returned."""
+    try:
+        return handle(chunk)
+    except ServiceError:
+        done = 0
+        for item in chunk:
+            try:
+                done += handle([item])
+            except ServiceError as exc:
+                refused(item, exc)
+        return done
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ from routing.models import (
 )
 from routing.placement import Placer, account_facts
 from routing.selectors.team import manager_chain
-from routing.services.batch_routing import reroute_leads
+from routing.services.batch_routing import reroute_leads, whole_or_one_by_one
 from routing.services.bulk_moves import Move, Moved, move_owners
 from territories.models import Rep, RepRole, RepStatus, RuleSet, Territory
 from territories.selectors import policy_of, published_rule_set
@@ -494,7 +494,7 @@ def _account_batches(run: _Run, batch_size: int) -> bool:
             return False
 
 
-def _reroute_leads(run: _Run, ownerships: list[Ownership]) -> None:
+def _reroute_leads(run: _Run, ownerships: list[Ownership]) -> int:
     """Route these leads of the departed rep again, in one transaction (routing.services.batch_routing)."""
     with transaction.atomic():
         # Lock order as in route_lead: the leads, then their ownership (re-checked: still the departed rep's).
@@ -514,6 +514,7 @@ def _reroute_leads(run: _Run, ownerships: list[Ownership]) -> None:
                 run.result.add("leads_rerouted")
             else:
                 run.result.add("leads_to_partner" if result.partner is not None else "leads_unowned")
+        return len(rerouted)
 
 
 # Leads re-routed per transaction: the territories they go to stay locked until it commits.
@@ -538,15 +539,11 @@ def _lead_batches(run: _Run, batch_size: int) -> bool:
                 _apply_planned(run, bulk)
         routed = [o for o, p in plans if p.destination == "routing"]
         for start in range(0, len(routed), REROUTE_CHUNK):
-            chunk = routed[start : start + REROUTE_CHUNK]
-            try:
-                _reroute_leads(run, chunk)
-            except ServiceError:  # an owner changed meanwhile: the others go one at a time
-                for ownership in chunk:
-                    try:
-                        _reroute_leads(run, [ownership])
-                    except ServiceError as exc:
-                        run.result.errors.append(f"lead #{ownership.lead_id}: {exc.message}")
+            whole_or_one_by_one(
+                routed[start : start + REROUTE_CHUNK],
+                lambda chunk: _reroute_leads(run, list(chunk)),
+                lambda ownership, exc: run.result.errors.append(f"lead #{ownership.lead_id}: {exc.message}"),
+            )
             if run.out_of_time():
                 return False
         _pause_for_tests()

@@ -50,7 +50,7 @@ from routing.models import (
     Ownership,
     OwnershipChange,
 )
-from routing.services.batch_routing import reroute_leads
+from routing.services.batch_routing import reroute_leads, whole_or_one_by_one
 from territories.models import Rep
 from territories.selectors import policy_of, published_rule_set
 
@@ -224,15 +224,9 @@ def sweep_due(
                 result.more = True
                 return result
             chunk = ids[start : start + CHUNK]
-            try:
-                done = handle(chunk)
-            except ServiceError:
-                done = 0
-                for ownership_id in chunk:
-                    try:
-                        done += handle([ownership_id])
-                    except ServiceError as exc:
-                        result.errors.append(f"ownership #{ownership_id}: {exc.message}")
+            done = whole_or_one_by_one(
+                chunk, handle, lambda pk, exc: result.errors.append(f"ownership #{pk}: {exc.message}")
+            )
             taken += len(chunk)
             result.add(done_key, done)
             if len(chunk) > done:
