@@ -51,6 +51,7 @@ from routing.models import (
     OwnershipChange,
 )
 from routing.services.batch_routing import reroute_leads, whole_or_one_by_one
+from routing.services.bulk_moves import Move, move_owners
 from territories.models import Rep
 from territories.selectors import policy_of, published_rule_set
 
@@ -130,25 +131,16 @@ def take_and_reroute(
         ]
         if not due:
             return 0
-        ended = Ownership.objects.filter(pk__in=[o.pk for o in due], ended_at__isnull=True).update(ended_at=now)
-        if ended != len(due):  # the leads are locked: only a writer that skipped the lock gets here
-            raise ServiceError(ErrorCode.CONFLICT, "an owner of one of these leads changed meanwhile; try again")
         reasons = {o.pk: why(o) for o in due}
-        OwnershipChange.objects.bulk_create(
-            [
-                OwnershipChange(
-                    at=now,
-                    lead_id=o.lead_id,
-                    role=OwnerRole.SALES,
-                    from_rep=o.rep,
-                    step=DecisionStep.UNASSIGNED,
-                    reason=reasons[o.pk][:500],
-                    actor=actor,
-                    rule_set_version=version,
-                )
-                for o in due
-            ]
+        # Ending them is the bulk move to nobody (history included): the same writer as departures'.
+        ended = move_owners(
+            [Move(ownership_id=o.pk, to_rep_id=None, step=DecisionStep.UNASSIGNED, why=reasons[o.pk]) for o in due],
+            actor=actor,
+            now=now,
+            rule_set_version=version,
         )
+        if len(ended) != len(due):  # the leads are locked: only a writer that skipped the lock gets here
+            raise ServiceError(ErrorCode.CONFLICT, "an owner of one of these leads changed meanwhile; try again")
         losers = previous_losers([o.lead_id for o in due if o.lead_id is not None])
         rerouted = reroute_leads(
             leads=[leads[o.lead_id] for o in due if o.lead_id is not None],
