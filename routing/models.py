@@ -144,8 +144,9 @@ class Lead(models.Model):
             models.Index(fields=["stage"]),
             # Which of a set of leads are open, read from the index alone (open_loads).
             models.Index(fields=["id", "stage"], name="lead_stage_by_id"),
-            # The metrics of the leads received in a period, read from the index alone.
-            models.Index(fields=["received_at", "first_assigned_at", "first_touch_at"], name="lead_received_times"),
+            # The metrics of the leads received in a period, read from the index alone: the
+            # times, and the id that joins a lead to its owners and history (leadowner.metrics).
+            models.Index(fields=["received_at", "first_assigned_at", "first_touch_at", "id"], name="lead_period_times"),
         ]
 
     def __str__(self) -> str:
