@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
 
 # Bump when the generated book changes: a database holding an older one is refilled.
 GENERATOR_VERSION = 4  # 4: leads' first_assigned_at (routing 0008)
-SCALES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SCALES = {"10k": 10_000, "100k": 100_000, "400k": 400_000, "1m": 1_000_000}  # 400k: 100,000 leads (console)
 DEFAULT_SEED = 1
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
 
