@@ -144,3 +144,21 @@ def test_a_failed_token_is_not_a_use():
     _token, raw = issue_token(rep=ManagerFactory())
     _use(raw[:-3] + "xyz")
     assert not TokenUse.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_token_use_outside_a_transaction_commits_without_waiting_and_leaves_the_session_as_it_was(now):
+    """On PostgreSQL the use row commits asynchronously, in its own transaction: the request does
+    not wait for the disk, the row is there, and the next statements commit normally again."""
+    from django.db import connection
+
+    token, _raw = issue_token(rep=ManagerFactory())
+    request = Client().get("/").wsgi_request
+    assert not connection.in_atomic_block
+    use = record_token_use(token, request=request, now=now)
+    assert use is not None and TokenUse.objects.filter(pk=use.pk, token=token).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)  # SET LOCAL ended with the use's own transaction
+    assert not connection.in_atomic_block
