@@ -36,7 +36,7 @@ from routing.models import (
     OpportunityStatus,
     Ownership,
 )
-from routing.selectors.accounts import ancestor_ids
+from routing.selectors.accounts import ancestor_ids, ancestors
 from territories.models import Rep
 
 # How many recent activities the engagement step looks through for an available rep.
@@ -55,11 +55,7 @@ class Reads:
 
     def ancestors(self, account: Account) -> list[Account]:
         """The account's parent, grandparent, ... nearest first."""
-        chain = ancestor_ids([account.pk])[account.pk]
-        if not chain:
-            return []
-        by_id = Account.objects.in_bulk(chain)
-        return [by_id[pk] for pk in chain if pk in by_id]
+        return ancestors(account)
 
     def family_owners(self, family_ids: list[int]) -> list[Ownership]:
         """Current owners of every role on these accounts, with rep, partner and account loaded."""

@@ -107,7 +107,12 @@ def ancestor_ids(account_ids: Iterable[int]) -> dict[int, list[int]]:
 
 
 def ancestors(account: Account) -> list[Account]:
-    """The account's parent, grandparent, ... nearest first; empty for a top-level account."""
+    """The account's parent, grandparent, ... nearest first; empty for a top-level account.
+
+    A top-level account (no parent_id) costs no query: most accounts are one.
+    """
+    if account.parent_id is None:
+        return []
     chain = ancestor_ids([account.pk])[account.pk]
     if not chain:
         return []
@@ -135,10 +140,16 @@ def current_owners(account: Account) -> list[Ownership]:
 def owners_up_the_chain(account: Account) -> tuple[dict[str, Ownership], list[int]]:
     """Current owner per role, rolled up, and the chain of ids it was read from (account first).
 
-    Two queries whatever the depth: the chain of parents, then the owners of the chain.
-    For each role the account's own owner wins, else the nearest ancestor's. Each
-    Ownership's `account` (loaded) says which account it came from.
+    Two queries whatever the depth: the chain of parents, then the owners of the chain; one
+    for a top-level account, which has no chain to read (and whose owners' `account` is
+    the account itself, not read again). For each role the account's own owner wins, else
+    the nearest ancestor's. Each Ownership's `account` (loaded) says which account it came from.
     """
+    if account.parent_id is None:
+        own = list(Ownership.objects.select_related("rep", "partner").filter(account=account, ended_at__isnull=True))
+        for ownership in own:
+            ownership.account = account
+        return {o.role: o for o in sorted(own, key=lambda o: o.role)}, [account.pk]
     chain = [account.pk, *ancestor_ids([account.pk])[account.pk]]
     rank = {pk: i for i, pk in enumerate(chain)}
     best: dict[str, Ownership] = {}
