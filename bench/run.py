@@ -235,10 +235,11 @@ def bench_all(run: Run, plan: Plan) -> None:
             timeout=plan.bulk_seconds + 600,
         )
     console = prepare(run, plan.console) if plan.console else None
-    if console is not None:
+    if plan.console and console is not None:
+        label = label_of(plan.console)
         run.phase(
-            f"console screens at {label_of(plan.console)} accounts",
-            python("bench.screens", "--database-url", console, "--label", label_of(plan.console), "--out", "{out}"),
+            f"console screens at {label} accounts",
+            python("bench.screens", "--database-url", console, "--label", label, "--out", "{out}"),
             timeout=900,
         )
     run.phase(

@@ -485,7 +485,10 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="fewer requests (make bench-quick)")
     parser.add_argument(
-        "--only", choices=["all", "submit", "throughput"], default="all", help="throughput: routed leads/s only"
+        "--only",
+        choices=["all", "submit", "throughput", "reads"],
+        default="all",
+        help="throughput: routed leads/s only; reads: ownerOf and the accounts list only",
     )
     args = parser.parse_args()
 
@@ -508,11 +511,12 @@ def main() -> int:
             )  # fmt: skip
         else:
             requests = {1: 60, 8: 160, 32: 200} if args.quick else {1: 150, 8: 400, 32: 600}
-            figures += bench_submit(
-                server, token, samples, label=label, levels=[1, 8, 32], requests=requests, repeats=args.repeats,
-                seconds=90, database_url=args.database_url,
-            )  # fmt: skip
-            if args.only == "all":
+            if args.only != "reads":
+                figures += bench_submit(
+                    server, token, samples, label=label, levels=[1, 8, 32], requests=requests, repeats=args.repeats,
+                    seconds=90, database_url=args.database_url,
+                )  # fmt: skip
+            if args.only in ("all", "reads"):
                 count = 100 if args.quick else 400
                 figures += bench_owner_of(
                     server, token, samples, args.database_url, label=label, count=count, repeats=args.repeats

@@ -337,7 +337,7 @@ def _durations_on_postgresql(period: Period) -> tuple[DurationStats, DurationSta
 def _durations(period: Period) -> tuple[DurationStats, DurationStats]:
     """(time to assignment, time to first touch) of the period, read once per `one_page()`."""
     page = _page.get()
-    key = ("durations", period.start, period.end)
+    key = f"durations {period.start.isoformat()} {period.end.isoformat()}"
     if page is not None and key in page:
         return page[key]
     found = _durations_on_postgresql(period)
