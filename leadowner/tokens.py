@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from leadowner.errors import ErrorCode, ServiceError
 from leadowner.models import ApiToken, TokenScope
+from leadowner.prepared import Prepared
 from territories.models import PartnerUser, Rep, RepStatus
 
 TOKEN_PREFIX = "lo_"
@@ -111,6 +112,18 @@ def revoke_token(*, prefix: str, now: datetime) -> ApiToken:
     return token
 
 
+# Every API request asks it: compiled once (building and compiling its three joins cost
+# more than PostgreSQL's answer; see leadowner.prepared).
+_TOKEN_BY_PREFIX = Prepared(
+    lambda prefix: (
+        ApiToken.objects.select_related("rep", "partner_user", "partner_user__partner")
+        .filter(prefix=prefix)
+        .order_by("pk")[:1]
+    ),
+    (str,),
+)
+
+
 def authenticate_token(raw: str, *, now: datetime) -> ApiToken | None:
     """The live token for `raw`, with its holder loaded; None when unknown, wrong, revoked or expired.
 
@@ -120,9 +133,8 @@ def authenticate_token(raw: str, *, now: datetime) -> ApiToken | None:
     if parsed is None:
         return None
     prefix, _secret = parsed
-    token = (
-        ApiToken.objects.select_related("rep", "partner_user", "partner_user__partner").filter(prefix=prefix).first()
-    )
+    found = _TOKEN_BY_PREFIX(prefix)
+    token = found[0] if found else None
     if token is None or not hmac.compare_digest(token.digest, digest(raw.strip())):
         return None
     if token.revoked_at is not None:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
+from leadowner.prepared import Prepared
 from routing.models import Account, AccountAlias, AccountDomain, Ownership
 from routing.normalize import normalize_company, registered_domain
 
@@ -137,6 +138,15 @@ def current_owners(account: Account) -> list[Ownership]:
     )
 
 
+# ownerOf asks it for every top-level account it finds: compiled once (leadowner.prepared).
+_OWN_CURRENT_OWNERS = Prepared(
+    lambda account_id: Ownership.objects.select_related("rep", "partner").filter(
+        account_id=account_id, ended_at__isnull=True
+    ),
+    (int,),
+)
+
+
 def owners_up_the_chain(account: Account) -> tuple[dict[str, Ownership], list[int]]:
     """Current owner per role, rolled up, and the chain of ids it was read from (account first).
 
@@ -146,7 +156,7 @@ def owners_up_the_chain(account: Account) -> tuple[dict[str, Ownership], list[in
     the nearest ancestor's. Each Ownership's `account` (loaded) says which account it came from.
     """
     if account.parent_id is None:
-        own = list(Ownership.objects.select_related("rep", "partner").filter(account=account, ended_at__isnull=True))
+        own = _OWN_CURRENT_OWNERS(account.pk)
         for ownership in own:
             ownership.account = account
         return {o.role: o for o in sorted(own, key=lambda o: o.role)}, [account.pk]

@@ -1,0 +1,86 @@
+"""Querysets compiled once (leadowner.prepared): the same rows and related objects as the ORM, one statement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db.models import Model
+
+from leadowner.models import ApiToken
+from leadowner.prepared import Prepared
+from leadowner.tokens import _TOKEN_BY_PREFIX, issue_token
+from routing.models import Account, Ownership
+from routing.selectors.accounts import _OWN_CURRENT_OWNERS
+from tests.factories import AccountFactory, OwnershipFactory, PartnerFactory, PartnerUserFactory, RepFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _state(obj: Model | None, *related: str) -> Any:
+    """Every field of obj and of the related objects loaded with it (None where none is)."""
+    if obj is None:
+        return None
+    fields = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+    loaded = {name: _state(obj._state.fields_cache[name]) for name in related if name in obj._state.fields_cache}
+    return fields, loaded, sorted(obj._state.fields_cache)
+
+
+def test_the_token_lookup_gives_what_the_orm_gives_for_a_rep_a_partner_user_and_an_unknown_prefix(
+    django_assert_num_queries: Any,
+) -> None:
+    rep_token, _raw = issue_token(rep=RepFactory())
+    partner_token, _raw = issue_token(partner_user=PartnerUserFactory(partner=PartnerFactory()))
+    for token in (rep_token, partner_token):
+        orm = ApiToken.objects.select_related("rep", "partner_user", "partner_user__partner").get(pk=token.pk)
+        with django_assert_num_queries(1):
+            (prepared,) = _TOKEN_BY_PREFIX(token.prefix)
+        assert _state(prepared, "rep", "partner_user") == _state(orm, "rep", "partner_user")
+        with django_assert_num_queries(0):  # the partner came with the partner user, as select_related does
+            assert (prepared.partner_user and prepared.partner_user.partner) == (
+                orm.partner_user and orm.partner_user.partner
+            )
+    assert _TOKEN_BY_PREFIX("no-such-prefix") == []
+
+
+def test_an_accounts_own_owners_are_the_orm_s_with_their_rep_or_partner(django_assert_num_queries: Any) -> None:
+    account = AccountFactory()
+    OwnershipFactory(account=account, role="SALES", rep=RepFactory())
+    OwnershipFactory(account=account, role="PARTNER", rep=None, partner=PartnerFactory())
+    ended = OwnershipFactory(account=account, role="ACCOUNT_MANAGER", rep=RepFactory())
+    Ownership.objects.filter(pk=ended.pk).update(ended_at=ended.since)
+    OwnershipFactory(account=AccountFactory(), role="SALES", rep=RepFactory())  # someone else's
+    orm = sorted(
+        Ownership.objects.select_related("rep", "partner").filter(account=account, ended_at__isnull=True),
+        key=lambda o: o.pk,
+    )
+    with django_assert_num_queries(1):
+        prepared = sorted(_OWN_CURRENT_OWNERS(account.pk), key=lambda o: o.pk)
+    assert len(prepared) == 2
+    assert [_state(o, "rep", "partner") for o in prepared] == [_state(o, "rep", "partner") for o in orm]
+
+
+def test_a_build_whose_argument_does_not_reach_the_sql_unchanged_is_refused() -> None:
+    AccountFactory(name="Acme")
+    contains = Prepared(lambda text: Account.objects.filter(name__contains=text), (str,))  # becomes %text%
+    with pytest.raises(ValueError, match="unchanged"):
+        contains("Acm")
+    dropped = Prepared(lambda text: Account.objects.all(), (str,))
+    with pytest.raises(ValueError, match="unchanged"):
+        dropped("Acme")
+
+
+def test_arguments_of_the_wrong_kind_or_number_are_refused_before_any_sql() -> None:
+    by_id = Prepared(lambda pk: Account.objects.filter(pk=pk), (int,))
+    with pytest.raises(TypeError):
+        by_id("1")
+    with pytest.raises(TypeError):
+        by_id(1, 2)
+
+
+def test_the_same_prepared_query_answers_each_call_with_its_own_arguments() -> None:
+    first, second = AccountFactory(name="First"), AccountFactory(name="Second")
+    by_name_and_id = Prepared(lambda name, pk: Account.objects.filter(name=name, pk=pk), (str, int))
+    assert by_name_and_id("First", first.pk) == [first]
+    assert by_name_and_id("Second", second.pk) == [second]
+    assert by_name_and_id("First", second.pk) == []
