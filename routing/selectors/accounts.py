@@ -12,6 +12,7 @@ bad data with a cycle (A -> B -> A) ends the walk instead of looping.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from django.db import connection
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
@@ -147,6 +148,17 @@ _OWN_CURRENT_OWNERS = Prepared(
 )
 
 
+@lru_cache(maxsize=MAX_DEPTH + 1)
+def _chain_owners(length: int) -> Prepared[Ownership]:
+    """Current owners of a chain of `length` accounts (rep, partner, account loaded): compiled once per length."""
+    return Prepared(
+        lambda *ids: Ownership.objects.select_related("rep", "partner", "account").filter(
+            account_id__in=list(ids), ended_at__isnull=True
+        ),
+        (int,) * length,
+    )
+
+
 def owners_up_the_chain(account: Account) -> tuple[dict[str, Ownership], list[int]]:
     """Current owner per role, rolled up, and the chain of ids it was read from (account first).
 
@@ -163,10 +175,7 @@ def owners_up_the_chain(account: Account) -> tuple[dict[str, Ownership], list[in
     chain = [account.pk, *ancestor_ids([account.pk])[account.pk]]
     rank = {pk: i for i, pk in enumerate(chain)}
     best: dict[str, Ownership] = {}
-    rows = Ownership.objects.select_related("rep", "partner", "account").filter(
-        account_id__in=chain, ended_at__isnull=True
-    )
-    for ownership in rows:
+    for ownership in _chain_owners(len(chain))(*chain):
         assert ownership.account_id is not None
         held = best.get(ownership.role)
         if held is None or rank[ownership.account_id] < rank[held.account_id]:  # type: ignore[index]
