@@ -19,7 +19,7 @@ a list for `__in` would change the SQL with its length.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -110,3 +110,33 @@ def _instances(compiler: SQLCompiler, rows: list[Any], using: str) -> list[Any]:
             setattr(obj, attr_name, row[col_pos])
         objects.append(obj)
     return objects
+
+
+class PreparedIn(Generic[M]):
+    """A Prepared query whose first argument is a list of ids given to an `__in`, compiled once per length.
+
+    `build(ids, *args)` must AND the `__in` into the whole query (no rows when `ids` is
+    empty: none are read). Lists longer than `longest` are asked through the ORM as usual.
+    Repeated ids count once, as Django's `__in` does.
+    """
+
+    def __init__(self, build: Callable[..., QuerySet[M]], kinds: tuple[type, ...] = (), *, longest: int = 16) -> None:
+        self._build = build
+        self._kinds = kinds
+        self._longest = longest
+        self._by_length: dict[int, Prepared[M]] = {}
+
+    def __call__(self, ids: Iterable[int], *args: Any) -> list[M]:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+        n = len(unique)
+        if n > self._longest:
+            return list(self._build(unique, *args))
+        prepared = self._by_length.get(n)
+        if prepared is None:
+            build = self._build
+            prepared = self._by_length[n] = Prepared(
+                lambda *values: build(list(values[:n]), *values[n:]), (int,) * n + self._kinds
+            )
+        return prepared(*unique, *args)

@@ -26,6 +26,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from leadowner.prepared import PreparedIn
 from routing.models import (
     Account,
     Activity,
@@ -36,7 +37,7 @@ from routing.models import (
     OpportunityStatus,
     Ownership,
 )
-from routing.selectors.accounts import ancestor_ids, ancestors
+from routing.selectors.accounts import account_by_id, ancestor_ids, ancestors
 from territories.models import Rep
 
 # How many recent activities the engagement step looks through for an available rep.
@@ -47,11 +48,27 @@ def _opportunity_order(opp: Opportunity) -> tuple[float, int]:
     return (-opp.created_at.timestamp(), -opp.pk)
 
 
+# A lead's family is one to a few accounts: these are compiled once per family size
+# (leadowner.prepared), as every routed lead asks them.
+_FAMILY_OWNERS = PreparedIn(
+    lambda ids: (
+        Ownership.objects.select_related("rep", "partner", "account")
+        .filter(account_id__in=ids, ended_at__isnull=True)
+        .order_by("pk")
+    )
+)
+_OPEN_OPPORTUNITIES = PreparedIn(
+    lambda ids: Opportunity.objects.select_related("owner", "account").filter(
+        account_id__in=ids, status=OpportunityStatus.OPEN, owner__isnull=False
+    )
+)
+
+
 class Reads:
     """One lead's facts, read when a step asks for them."""
 
     def account(self, account_id: int) -> Account | None:
-        return Account.objects.filter(pk=account_id).first()
+        return account_by_id(account_id)
 
     def ancestors(self, account: Account) -> list[Account]:
         """The account's parent, grandparent, ... nearest first."""
@@ -59,18 +76,11 @@ class Reads:
 
     def family_owners(self, family_ids: list[int]) -> list[Ownership]:
         """Current owners of every role on these accounts, with rep, partner and account loaded."""
-        return list(
-            Ownership.objects.select_related("rep", "partner", "account")
-            .filter(account_id__in=family_ids, ended_at__isnull=True)
-            .order_by("pk")
-        )
+        return _FAMILY_OWNERS(family_ids)
 
     def open_opportunities(self, family_ids: list[int]) -> list[Opportunity]:
         """Open opportunities with an owner on these accounts, newest first (owner and account loaded)."""
-        rows = Opportunity.objects.select_related("owner", "account").filter(
-            account_id__in=family_ids, status=OpportunityStatus.OPEN, owner__isnull=False
-        )
-        return sorted(rows, key=_opportunity_order)
+        return sorted(_OPEN_OPPORTUNITIES(family_ids), key=_opportunity_order)
 
     def approved_registrations(self, family_ids: list[int], now: datetime) -> list[DealRegistration]:
         """Approved registrations on these accounts not expired at `now` (partner and account loaded)."""

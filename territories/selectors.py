@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from leadowner.csvio import csv_text
+from leadowner.prepared import Prepared
 from territories.models import PartnerUser, Rep, RuleSet, RuleSetStatus, Territory
 from territories.policy import Policy
 
@@ -31,9 +32,14 @@ CRITERIA_KEYS = (
 RANGE_KEYS = ("min", "max")
 
 
+# Every routed lead and most screens ask it: compiled once (leadowner.prepared).
+_PUBLISHED = Prepared(lambda status: RuleSet.objects.filter(status=status).order_by("pk")[:1], (str,))
+
+
 def published_rule_set() -> RuleSet | None:
     """The rule set that routes now (None before the first publish)."""
-    return RuleSet.objects.filter(status=RuleSetStatus.PUBLISHED).first()
+    found = _PUBLISHED(str(RuleSetStatus.PUBLISHED))
+    return found[0] if found else None
 
 
 def rule_set_by_version(version: int) -> RuleSet | None:

@@ -84,3 +84,26 @@ def test_the_same_prepared_query_answers_each_call_with_its_own_arguments() -> N
     assert by_name_and_id("First", first.pk) == [first]
     assert by_name_and_id("Second", second.pk) == [second]
     assert by_name_and_id("First", second.pk) == []
+
+
+def test_an_in_list_is_compiled_per_length_and_answers_like_the_orm_at_every_length(
+    django_assert_num_queries: Any,
+) -> None:
+    from leadowner.prepared import PreparedIn
+
+    accounts = [AccountFactory() for _ in range(5)]
+    for account in accounts:
+        OwnershipFactory(account=account, role="SALES", rep=RepFactory())
+    ids = [a.pk for a in accounts]
+    owners = PreparedIn(
+        lambda chosen, role: Ownership.objects.filter(account_id__in=chosen, role=role).order_by("pk"),
+        (str,),
+        longest=3,
+    )
+    for chosen in (ids[:1], ids[:2], ids[:3], [ids[1], ids[0], ids[1]], ids):  # the last is past `longest`
+        orm = list(Ownership.objects.filter(account_id__in=chosen, role="SALES").order_by("pk"))
+        with django_assert_num_queries(1):
+            assert owners(chosen, "SALES") == orm
+        assert owners(chosen, "ACCOUNT_MANAGER") == []
+    with django_assert_num_queries(0):
+        assert owners([], "SALES") == []

@@ -12,12 +12,11 @@ bad data with a cycle (A -> B -> A) ends the walk instead of looping.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 
 from django.db import connection
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
-from leadowner.prepared import Prepared
+from leadowner.prepared import Prepared, PreparedIn
 from routing.models import Account, AccountAlias, AccountDomain, Ownership
 from routing.normalize import normalize_company, registered_domain
 
@@ -148,15 +147,19 @@ _OWN_CURRENT_OWNERS = Prepared(
 )
 
 
-@lru_cache(maxsize=MAX_DEPTH + 1)
-def _chain_owners(length: int) -> Prepared[Ownership]:
-    """Current owners of a chain of `length` accounts (rep, partner, account loaded): compiled once per length."""
-    return Prepared(
-        lambda *ids: Ownership.objects.select_related("rep", "partner", "account").filter(
-            account_id__in=list(ids), ended_at__isnull=True
-        ),
-        (int,) * length,
+# The current owners of a chain of accounts (rep, partner and account loaded).
+_CHAIN_OWNERS = PreparedIn(
+    lambda ids: Ownership.objects.select_related("rep", "partner", "account").filter(
+        account_id__in=ids, ended_at__isnull=True
     )
+)
+_ACCOUNT_BY_ID = Prepared(lambda pk: Account.objects.filter(pk=pk), (int,))
+
+
+def account_by_id(pk: int) -> Account | None:
+    """The account with this id, or None: a statement compiled once (every lookup and every lead asks it)."""
+    found = _ACCOUNT_BY_ID(pk)
+    return found[0] if found else None
 
 
 def owners_up_the_chain(account: Account) -> tuple[dict[str, Ownership], list[int]]:
@@ -175,7 +178,7 @@ def owners_up_the_chain(account: Account) -> tuple[dict[str, Ownership], list[in
     chain = [account.pk, *ancestor_ids([account.pk])[account.pk]]
     rank = {pk: i for i, pk in enumerate(chain)}
     best: dict[str, Ownership] = {}
-    for ownership in _chain_owners(len(chain))(*chain):
+    for ownership in _CHAIN_OWNERS(chain):
         assert ownership.account_id is not None
         held = best.get(ownership.role)
         if held is None or rank[ownership.account_id] < rank[held.account_id]:  # type: ignore[index]

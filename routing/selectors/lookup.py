@@ -11,15 +11,12 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 
 from leadowner.errors import ErrorCode, ServiceError
-from leadowner.prepared import Prepared
 from routing.decision import MatchResult
 from routing.matching import DEFAULT_THRESHOLD, match_account
 from routing.models import Account, AccountAlias, AccountDomain, Ownership, OwnershipChange
-from routing.selectors.accounts import ancestors, owners_up_the_chain
+from routing.selectors.accounts import account_by_id, ancestors, owners_up_the_chain
 
 HISTORY_PAGE_SIZE = 25
-# Every lookup that finds an account reads it: compiled once (leadowner.prepared).
-_ACCOUNT_BY_ID = Prepared(lambda pk: Account.objects.filter(pk=pk), (int,))
 
 
 @dataclass
@@ -57,7 +54,7 @@ def lookup_owner(
     if account_id is None and not domain and not company:
         raise ServiceError(ErrorCode.INVALID, "give a domain, a company name or an account id to look up", "domain")
     if account_id is not None:
-        account = next(iter(_ACCOUNT_BY_ID(account_id)), None)
+        account = account_by_id(account_id)
         if account is None:
             return OwnerLookup(None, MatchResult.none(f"no account has the id {account_id}"), [], None)
         match = MatchResult(account.pk, "ID", 1.0, f"account {account.pk} ({account.name}) was asked for by its id")
@@ -65,7 +62,9 @@ def lookup_owner(
         match = match_account(domain=domain, company=company, threshold=threshold)
         if match.account_id is None:
             return OwnerLookup(None, match, [], None)
-        (account,) = _ACCOUNT_BY_ID(match.account_id)
+        account = account_by_id(match.account_id)
+        if account is None:  # removed since it matched
+            return OwnerLookup(None, MatchResult.none(f"account {match.account_id} no longer exists"), [], None)
     by_role, chain = owners_up_the_chain(account)
     owners = list(by_role.values())
     sources = {o.account_id for o in owners} - {account.pk}

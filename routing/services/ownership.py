@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from leadowner.errors import ErrorCode, ServiceError
+from leadowner.prepared import Prepared
 from routing.models import Account, DecisionStep, Lead, OwnerRole, Ownership, OwnershipChange
 from territories.models import Partner, Rep
 
@@ -40,12 +41,28 @@ class Record:
         return f"lead {self.lead.email}"
 
 
-def current_owner(record: Record, role: str) -> Ownership | None:
-    return (
-        Ownership.objects.select_related("rep", "partner")
-        .filter(**record.filter, role=role, ended_at__isnull=True)
-        .first()
+# Every ownership write and every routed lead asks who holds a role now: compiled once
+# per kind of record (leadowner.prepared).
+_CURRENT_OWNER = {
+    kind: Prepared(
+        lambda pk, role, kind=kind: (
+            Ownership.objects.select_related("rep", "partner")
+            .filter(**{f"{kind}_id": pk}, role=role, ended_at__isnull=True)
+            .order_by("pk")[:1]
+        ),
+        (int, str),
     )
+    for kind in ("account", "lead")
+}
+
+
+def current_owner(record: Record, role: str) -> Ownership | None:
+    if record.account is not None:
+        found = _CURRENT_OWNER["account"](record.account.pk, str(role))
+    else:
+        assert record.lead is not None
+        found = _CURRENT_OWNER["lead"](record.lead.pk, str(role))
+    return found[0] if found else None
 
 
 def _history(
