@@ -13,22 +13,24 @@ model instances the way Django's own ModelIterable does (`from_db`, the `select_
 populators, the backend's converters). The statement goes through Django's cursor, so
 query logging, `assert_num_queries` and transactions see it as any other.
 
-Only str and int arguments, each given to a lookup with one parameter, can be prepared:
-a list for `__in` would change the SQL with its length.
+Only str, int and datetime arguments, each given to a lookup with one parameter, can be
+prepared: a list for `__in` would change the SQL with its length (PreparedIn compiles
+once per length). A `values_list()` queryset gives tuples.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from django.db import connections
-from django.db.models import Model, QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models import QuerySet
+from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
 
-M = TypeVar("M", bound=Model)
+M = TypeVar("M")  # a model, or a tuple for values_list()
 
 
 def _placeholder(kind: type, index: int) -> Any:
@@ -37,7 +39,9 @@ def _placeholder(kind: type, index: int) -> Any:
         return -(2**62) - index  # a bigint no id or count takes
     if kind is str:
         return f"\x00prepared-argument-{index}\x00"
-    raise TypeError(f"a prepared query takes str and int arguments, not {kind.__name__}")
+    if kind is datetime:
+        return datetime(1, 1, 2, tzinfo=UTC) + timedelta(microseconds=index)
+    raise TypeError(f"a prepared query takes str, int and datetime arguments, not {kind.__name__}")
 
 
 @dataclass
@@ -46,24 +50,35 @@ class _Compiled:
     params: list[Any]
     slots: list[tuple[int, int]]  # (position among the SQL parameters, argument index)
     compiler: SQLCompiler
+    tuples: bool  # a values_list(): rows as tuples, no model to build
 
 
 class Prepared(Generic[M]):
     """`Prepared(lambda a, b: Model.objects.filter(x=a, y=b), (str, int))("x", 2)`: the rows, compiled once.
 
-    `kinds` gives each argument's type (str or int); `build` must pass each one, unchanged,
-    to a lookup with a single parameter. A build that drops or transforms an argument is
-    refused when it is first compiled.
+    `kinds` gives each argument's type (str, int or datetime); `build` must pass each one,
+    unchanged, to a lookup with a single parameter. A build that drops or transforms a str
+    or int argument is refused when it is first compiled; where the backend transforms a
+    datetime (SQLite keeps them as text) the query is asked through the ORM as usual.
     """
 
-    def __init__(self, build: Callable[..., QuerySet[M]], kinds: tuple[type, ...]) -> None:
+    def __init__(self, build: Callable[..., QuerySet[Any, M]], kinds: tuple[type, ...]) -> None:
         self._build = build
         self._kinds = kinds
-        self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._compiled: dict[tuple[str, str], _Compiled | None] = {}  # None: asked through the ORM
 
-    def _compile(self, alias: str) -> _Compiled:
+    def _compile(self, alias: str) -> _Compiled | None:
         placeholders = [_placeholder(kind, i) for i, kind in enumerate(self._kinds)]
-        compiler = self._build(*placeholders).query.get_compiler(using=alias)
+        queryset = self._build(*placeholders)
+        if queryset._iterable_class not in (ModelIterable, ValuesListIterable):
+            raise TypeError("a prepared query gives model instances or values_list() tuples (not flat or named)")
+        query = queryset.query
+        fields = getattr(queryset, "_fields", None)
+        if queryset._iterable_class is ValuesListIterable and fields:
+            selected = [*query.extra_select, *query.values_select, *query.annotation_select]
+            if list(fields) != selected:
+                raise TypeError("a prepared values_list() must name its columns in the order they are selected")
+        compiler = query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         slots = [
             (position, index)
@@ -71,24 +86,31 @@ class Prepared(Generic[M]):
             for index, placeholder in enumerate(placeholders)
             if type(value) is type(placeholder) and value == placeholder
         ]
-        if sorted({index for _position, index in slots}) != list(range(len(placeholders))):
+        missing = set(range(len(placeholders))) - {index for _position, index in slots}
+        if missing and all(self._kinds[i] is datetime for i in missing):
+            return None  # the backend stores datetimes as text (SQLite): no statement to reuse there
+        if missing:
             raise ValueError("every argument of a prepared query must reach the SQL unchanged, as a parameter")
-        return _Compiled(sql, list(params), slots, compiler)
+        return _Compiled(sql, list(params), slots, compiler, queryset._iterable_class is ValuesListIterable)
 
     def __call__(self, *args: Any, using: str = "default") -> list[M]:
         if len(args) != len(self._kinds) or not all(isinstance(a, k) for a, k in zip(args, self._kinds, strict=True)):
             raise TypeError(f"this prepared query takes ({', '.join(k.__name__ for k in self._kinds)}), not {args!r}")
         connection = connections[using]
         key = (using, connection.vendor)
-        compiled = self._compiled.get(key)
+        if key not in self._compiled:
+            self._compiled[key] = self._compile(using)
+        compiled = self._compiled[key]
         if compiled is None:
-            compiled = self._compiled[key] = self._compile(using)
+            return list(self._build(*args).using(using))
         params = list(compiled.params)
         for position, index in compiled.slots:
             params[position] = args[index]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
+        if compiled.tuples:
+            return list(compiled.compiler.results_iter([rows], tuple_expected=True))  # type: ignore[arg-type]
         return _instances(compiled.compiler, rows, using)
 
 
@@ -120,7 +142,9 @@ class PreparedIn(Generic[M]):
     Repeated ids count once, as Django's `__in` does.
     """
 
-    def __init__(self, build: Callable[..., QuerySet[M]], kinds: tuple[type, ...] = (), *, longest: int = 16) -> None:
+    def __init__(
+        self, build: Callable[..., QuerySet[Any, M]], kinds: tuple[type, ...] = (), *, longest: int = 16
+    ) -> None:
         self._build = build
         self._kinds = kinds
         self._longest = longest

@@ -33,9 +33,10 @@ from datetime import date
 from fractions import Fraction
 
 from django.db import connection
-from django.db.models import Count, F, Prefetch, prefetch_related_objects
+from django.db.models import Count, F
 
 from leadowner.bulk_sql import update_from_values
+from leadowner.prepared import Prepared, PreparedIn
 from routing.models import OPEN_LEAD_STAGES, OwnerRole, Ownership
 from territories.models import (
     DistributionCounter,
@@ -67,7 +68,15 @@ def open_loads(rep_ids: Iterable[int]) -> dict[int, int]:
     ids = list(rep_ids)
     if not ids:
         return {}
-    rows = (
+    loads = dict.fromkeys(ids, 0)
+    for rep_id, n in _OPEN_LOADS(ids):
+        loads[rep_id] = n
+    return loads
+
+
+# Compiled once per number of reps asked (leadowner.prepared): every distributed lead asks it.
+_OPEN_LOADS = PreparedIn(
+    lambda ids: (
         Ownership.objects.filter(
             rep_id__in=ids,
             role=OwnerRole.SALES,
@@ -77,11 +86,10 @@ def open_loads(rep_ids: Iterable[int]) -> dict[int, int]:
         )
         .values("rep_id")
         .annotate(n=Count("lead_id"))
-    )
-    loads = dict.fromkeys(ids, 0)
-    for row in rows:
-        loads[row["rep_id"]] = row["n"]
-    return loads
+        .values_list("rep_id", "n")
+    ),
+    longest=128,
+)
 
 
 def is_out_of_office(rep: Rep, today: date) -> bool:
@@ -212,11 +220,19 @@ class SimulatedCounters(Counters):
 def _members(territory: Territory) -> list[TerritoryMember]:
     # Uses the prefetch when the caller made one (prefetch_related("memberships__rep")); else
     # one query for this territory's members and their reps (routing_territories loads none).
-    if "memberships" not in getattr(territory, "_prefetched_objects_cache", {}):
-        prefetch_related_objects(
-            [territory], Prefetch("memberships", queryset=TerritoryMember.objects.select_related("rep"))
-        )
-    return sorted(territory.memberships.all(), key=lambda m: (m.position, m.pk))
+    if "memberships" in getattr(territory, "_prefetched_objects_cache", {}):
+        members = list(territory.memberships.all())
+    else:
+        members = _TERRITORY_MEMBERS(territory.pk)
+        for member in members:
+            member.territory = territory
+    return sorted(members, key=lambda m: (m.position, m.pk))
+
+
+# A territory's members and their reps, compiled once (leadowner.prepared).
+_TERRITORY_MEMBERS = Prepared(
+    lambda territory_id: TerritoryMember.objects.select_related("rep").filter(territory_id=territory_id), (int,)
+)
 
 
 def _eligible(

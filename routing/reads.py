@@ -57,6 +57,18 @@ _FAMILY_OWNERS = PreparedIn(
         .order_by("pk")
     )
 )
+_APPROVED_REGISTRATIONS = PreparedIn(
+    lambda ids, now: (
+        DealRegistration.objects.select_related("partner", "account")
+        .filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            account_id__in=ids,
+            status=DealRegistrationStatus.APPROVED,
+        )
+        .order_by("pk")
+    ),
+    (datetime,),
+)
 _OPEN_OPPORTUNITIES = PreparedIn(
     lambda ids: Opportunity.objects.select_related("owner", "account").filter(
         account_id__in=ids, status=OpportunityStatus.OPEN, owner__isnull=False
@@ -84,15 +96,7 @@ class Reads:
 
     def approved_registrations(self, family_ids: list[int], now: datetime) -> list[DealRegistration]:
         """Approved registrations on these accounts not expired at `now` (partner and account loaded)."""
-        return list(
-            DealRegistration.objects.select_related("partner", "account")
-            .filter(
-                Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-                account_id__in=family_ids,
-                status=DealRegistrationStatus.APPROVED,
-            )
-            .order_by("pk")
-        )
+        return _APPROVED_REGISTRATIONS(family_ids, now)
 
     def recent_activity(
         self, *, account_id: int | None, lead_id: int | None, since: datetime, until: datetime

@@ -107,3 +107,42 @@ def test_an_in_list_is_compiled_per_length_and_answers_like_the_orm_at_every_len
         assert owners(chosen, "ACCOUNT_MANAGER") == []
     with django_assert_num_queries(0):
         assert owners([], "SALES") == []
+
+
+def test_datetime_arguments_and_values_list_rows_answer_like_the_orm() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import connection
+    from django.db.models import Count
+
+    from routing.models import Lead
+    from tests.factories import LeadFactory
+
+    noon = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    early, late = (
+        LeadFactory(email="a@x.com", received_at=noon),
+        LeadFactory(email="a@x.com", received_at=noon + timedelta(hours=2)),
+    )
+    between = Prepared(
+        lambda email, start, end: Lead.objects.filter(
+            email=email, received_at__gte=start, received_at__lte=end
+        ).order_by("received_at", "id"),
+        (str, datetime, datetime),
+    )
+    assert between("a@x.com", noon - timedelta(minutes=1), noon + timedelta(minutes=1)) == [early]
+    assert between("a@x.com", noon, noon + timedelta(hours=3)) == [early, late]
+    assert between("b@x.com", noon, noon + timedelta(hours=3)) == []
+    # PostgreSQL takes the datetime as it is and reuses the statement; SQLite stores datetimes
+    # as text, so there the query is asked through the ORM each time (same rows either way).
+    assert (between._compiled[("default", connection.vendor)] is None) == (connection.vendor == "sqlite")
+
+    per_email = Prepared(
+        lambda email: (
+            Lead.objects.filter(email=email).values("email").annotate(n=Count("id")).values_list("email", "n")
+        ),
+        (str,),
+    )
+    assert per_email("a@x.com") == [("a@x.com", 2)]
+    flat = Prepared(lambda email: Lead.objects.filter(email=email).values_list("id", flat=True), (str,))
+    with pytest.raises(TypeError):
+        flat("a@x.com")

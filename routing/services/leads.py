@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
+from leadowner.prepared import Prepared
 from routing.decision import MatchResult, RoutingDecision
 from routing.distribution import DurableCounters, SimulatedCounters
 from routing.engine import Outcome, rule_set_territories, run
@@ -55,11 +56,17 @@ def _serialize_email(email: str) -> None:
 
 def _duplicate_of(email: str, received_at: datetime, policy: Policy) -> Lead | None:
     window = timedelta(minutes=policy.duplicate_window_minutes)
-    return (
-        Lead.objects.filter(email=email, received_at__gte=received_at - window, received_at__lte=received_at + window)
-        .order_by("received_at", "id")
-        .first()
-    )
+    found = _SAME_EMAIL_BETWEEN(email, received_at - window, received_at + window)
+    return found[0] if found else None
+
+
+# Every submitted lead asks it: compiled once (leadowner.prepared).
+_SAME_EMAIL_BETWEEN = Prepared(
+    lambda email, start, end: Lead.objects.filter(email=email, received_at__gte=start, received_at__lte=end).order_by(
+        "received_at", "id"
+    )[:1],
+    (str, datetime, datetime),
+)
 
 
 def _attached(existing: Lead, received_at: datetime) -> RoutingDecision:
