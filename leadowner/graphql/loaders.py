@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from leadowner.prepared import PreparedIn
 from routing.models import OPEN_LEAD_STAGES, Account, OwnerRole, Ownership
 from territories.models import Partner, Rep, RuleSetStatus, Territory, TerritoryMember
 
@@ -96,25 +97,29 @@ def published_territories() -> QuerySet[Territory]:
     return Territory.objects.filter(rule_set__status=RuleSetStatus.PUBLISHED)
 
 
+# A request's loaders mostly ask for a handful of ids (a decision's owner and territory, a
+# lookup's reps): compiled once per count of ids, longer lists through the ORM (leadowner.prepared).
+_ACCOUNTS = PreparedIn(lambda ids: Account.objects.filter(pk__in=ids))
+_REPS = PreparedIn(lambda ids: Rep.objects.filter(pk__in=ids))
+_PARTNERS = PreparedIn(lambda ids: Partner.objects.filter(pk__in=ids))
+_TERRITORIES = PreparedIn(lambda ids: Territory.objects.filter(pk__in=ids))
+
+
 class Loaders:
     """The loaders of one request."""
 
     def __init__(self) -> None:
         self.accounts: BatchLoader[int, Account] = BatchLoader(
-            lambda ids: {a.pk: a for a in Account.objects.filter(pk__in=ids)},
+            lambda ids: {a.pk: a for a in _ACCOUNTS(ids)},
             # Walking up to an ultimate parent: the next level is announced as one batch.
             on_fetch=lambda found: self.accounts.want(a.parent_id for a in found.values()),
         )
         self.reps: BatchLoader[int, Rep] = BatchLoader(
-            lambda ids: {r.pk: r for r in Rep.objects.filter(pk__in=ids)},
+            lambda ids: {r.pk: r for r in _REPS(ids)},
             on_fetch=self._announce_rep_details,
         )
-        self.partners: BatchLoader[int, Partner] = BatchLoader(
-            lambda ids: {p.pk: p for p in Partner.objects.filter(pk__in=ids)}
-        )
-        self.territories: BatchLoader[int, Territory] = BatchLoader(
-            lambda ids: {t.pk: t for t in Territory.objects.filter(pk__in=ids)}
-        )
+        self.partners: BatchLoader[int, Partner] = BatchLoader(lambda ids: {p.pk: p for p in _PARTNERS(ids)})
+        self.territories: BatchLoader[int, Territory] = BatchLoader(lambda ids: {t.pk: t for t in _TERRITORIES(ids)})
         self.rep_open_load: BatchLoader[int, int] = BatchLoader(self._fetch_open_load, default=lambda: 0)
         self.rep_territories: BatchLoader[int, list[Territory]] = BatchLoader(self._fetch_rep_territories, default=list)
 
