@@ -37,6 +37,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from leadowner.errors import ErrorCode, ServiceError
+from leadowner.prepared import Prepared
 from routing.decision import MatchResult
 from routing.models import Account, AccountAlias, AccountDomain
 from routing.normalize import domain_with_parents, host_of, is_free_mail, normalize_company, registered_domain
@@ -275,15 +276,18 @@ def _match_domain(host: str, said: str) -> tuple[MatchResult, str, str] | None:
     return MatchResult(account_id, "DOMAIN", 1.0, why), name, normalized_name
 
 
+# Every lead with both a domain and a company asks it: compiled once (leadowner.prepared).
+_NORMALIZED_ALIASES = Prepared(
+    lambda account_id: AccountAlias.objects.filter(account_id=account_id).values_list("normalized_alias"), (int,)
+)
+
+
 def _company_against_domain(
     result: MatchResult, name: str, normalized_name: str, company: str, normalized: str, threshold: float
 ) -> MatchResult:
     """The domain decided; say whether the company text agrees with it or names another account."""
     assert result.account_id is not None
-    own = [
-        normalized_name,
-        *AccountAlias.objects.filter(account_id=result.account_id).values_list("normalized_alias", flat=True),
-    ]
+    own = [normalized_name, *(alias for (alias,) in _NORMALIZED_ALIASES(result.account_id))]
     if normalized in own or any((c := compare_names(normalized, text)).agrees and c.score >= threshold for text in own):
         return MatchResult(result.account_id, "DOMAIN", 1.0, f"{result.explanation}; company '{company}' agrees")
     other_ids = sorted({h.account_id for h in _exact_hits(normalized)} - {result.account_id})
