@@ -239,3 +239,23 @@ def test_round_robin_stays_fair_under_100_concurrent_submissions(now: datetime) 
     counters = dict(DistributionCounter.objects.values_list("rep_id", "assigned"))
     assert counters == dict(owners)
     assert Ownership.objects.filter(lead__isnull=False, ended_at__isnull=True).count() == 100
+
+
+@pytest.mark.django_db
+def test_a_territory_instance_reads_its_members_once_as_a_prefetch_would(django_assert_num_queries):
+    """A batch routes many leads with the same Territory instances: their members are read once
+    (one-by-one routing builds fresh instances per lead, so it still reads them fresh)."""
+    from routing.distribution import _members
+
+    territory = TerritoryFactory()
+    reps = [RepFactory() for _ in range(3)]
+    for position, rep in enumerate(reps):
+        TerritoryMemberFactory(territory=territory, rep=rep, position=position)
+    with django_assert_num_queries(1):
+        first = _members(territory)
+        again = _members(territory)
+    assert [m.rep for m in first] == [m.rep for m in again] == reps
+    assert all(m.territory is territory for m in first)
+    fresh = Territory.objects.get(pk=territory.pk)
+    with django_assert_num_queries(1):  # a fresh instance reads them again
+        assert [m.rep for m in _members(fresh)] == reps
