@@ -35,3 +35,17 @@ def now() -> datetime:
 @pytest.fixture
 def vendor() -> str:
     return connection.vendor
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Every test starts with an empty cache (each pytest-xdist worker has a Redis database of its own).
+
+    The sign-in rate limiter counts failed tokens per address in the cache, in five-minute
+    windows: without this, the failures the negative tests make on purpose added up across
+    tests, and across two runs in the same window, until the limiter refused the requests
+    of unrelated tests (410 of them in a second `make test` started right after a first).
+    """
+    from django.core.cache import cache
+
+    cache.clear()
