@@ -38,10 +38,15 @@ def _placeholder(kind: type, index: int) -> Any:
     if kind is int:
         return -(2**62) - index  # a bigint no id or count takes
     if kind is str:
-        return f"\x00prepared-argument-{index}\x00"
+        # The characters a lookup would escape or fold (LIKE wildcards, a backslash, capitals):
+        # an argument transformed on its way to the SQL cannot reach it unchanged.
+        return f"\x00Prepared_%\\Argument-{index}\x00"
     if kind is datetime:
         return datetime(1, 1, 2, tzinfo=UTC) + timedelta(microseconds=index)
     raise TypeError(f"a prepared query takes str, int and datetime arguments, not {kind.__name__}")
+
+
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass
@@ -96,6 +101,8 @@ class Prepared(Generic[M]):
     def __call__(self, *args: Any, using: str = "default") -> list[M]:
         if len(args) != len(self._kinds) or not all(isinstance(a, k) for a, k in zip(args, self._kinds, strict=True)):
             raise TypeError(f"this prepared query takes ({', '.join(k.__name__ for k in self._kinds)}), not {args!r}")
+        if any(type(a) is int and not _BIGINT_MIN <= a <= _BIGINT_MAX for a in args):
+            return []  # as Django's lookups: an integer no column can hold matches nothing
         connection = connections[using]
         key = (using, connection.vendor)
         if key not in self._compiled:
@@ -151,7 +158,8 @@ class PreparedIn(Generic[M]):
         self._by_length: dict[int, Prepared[M]] = {}
 
     def __call__(self, ids: Iterable[int], *args: Any) -> list[M]:
-        unique = list(dict.fromkeys(ids))
+        # Repeated ids count once and an id no column can hold matches nothing, as Django's `__in`.
+        unique = [i for i in dict.fromkeys(ids) if not (type(i) is int and not _BIGINT_MIN <= i <= _BIGINT_MAX)]
         if not unique:
             return []
         n = len(unique)

@@ -230,7 +230,9 @@ def _members(territory: Territory) -> list[TerritoryMember]:
         # Kept on the instance as prefetch_related keeps it: a batch of leads routed with the
         # same Territory instances reads its members once (the forfeit sweep ran 2x slower
         # without), while one-by-one routing builds fresh instances for every lead.
-        cached: Any = territory.memberships.get_queryset()
+        cached: Any = territory.memberships._apply_rel_filters(  # type: ignore[attr-defined]
+            TerritoryMember.objects.select_related("rep")
+        )  # the queryset prefetch_related(Prefetch(..., select_related("rep"))) keeps
         cached._result_cache, cached._prefetch_done = members, True
         prefetched = getattr(territory, "_prefetched_objects_cache", {})
         territory._prefetched_objects_cache = {**prefetched, "memberships": cached}  # type: ignore[attr-defined]

@@ -146,3 +146,31 @@ def test_datetime_arguments_and_values_list_rows_answer_like_the_orm() -> None:
     flat = Prepared(lambda email: Lead.objects.filter(email=email).values_list("id", flat=True), (str,))
     with pytest.raises(TypeError):
         flat("a@x.com")
+
+
+def test_an_id_no_column_can_hold_matches_nothing_as_in_the_orm(django_assert_num_queries: Any) -> None:
+    from leadowner.prepared import PreparedIn
+    from routing.selectors.accounts import account_by_id
+
+    account = AccountFactory()
+    huge = 2**70  # ownerOf(accountId: "1180591620717411303424"): SQLite cannot even bind it
+    assert list(Account.objects.filter(pk=huge)) == []
+    with django_assert_num_queries(0):
+        assert account_by_id(huge) is None
+    by_ids = PreparedIn(lambda ids: Account.objects.filter(pk__in=ids))
+    assert by_ids([huge, account.pk]) == [account]
+    assert by_ids([huge]) == []
+
+
+def test_a_lookup_that_escapes_its_argument_is_refused_or_answers_like_the_orm() -> None:
+    """iexact escapes LIKE wildcards on SQLite (refused there: the argument is transformed) and
+    compares UPPER() on PostgreSQL (prepared, and the same rows as the ORM)."""
+    AccountFactory(name="a_b")
+    AccountFactory(name="axb")
+    by_name = Prepared(lambda name: Account.objects.filter(name__iexact=name).order_by("pk"), (str,))
+    orm = list(Account.objects.filter(name__iexact="a_b").order_by("pk"))
+    try:
+        prepared = by_name("a_b")
+    except ValueError:
+        return
+    assert [a.name for a in prepared] == [a.name for a in orm] == ["a_b"]
