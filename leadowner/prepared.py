@@ -51,11 +51,61 @@ _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
 @dataclass
 class _Compiled:
+    """The statement and what turns its rows into results, worked out once."""
+
     sql: str
     params: list[Any]
     slots: list[tuple[int, int]]  # (position among the SQL parameters, argument index)
     compiler: SQLCompiler
+    converters: dict[int, Any]  # the backend's and the fields' converters, per column
     tuples: bool  # a values_list(): rows as tuples, no model to build
+    using: str
+    model: Any = None
+    start: int = 0
+    end: int = 0
+    init_list: list[str] | None = None
+    populators: list[Any] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        sql: str,
+        params: list[Any],
+        slots: list[tuple[int, int]],
+        compiler: SQLCompiler,
+        *,
+        tuples: bool,
+        using: str,
+    ) -> _Compiled:
+        fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+        compiled = cls(sql, params, slots, compiler, compiler.get_converters(fields), tuples, using)
+        if not tuples:
+            # Django's ModelIterable works these out for every evaluation; they depend on the
+            # statement only, so once here.
+            klass_info = compiler.klass_info
+            assert klass_info is not None
+            select_fields = klass_info["select_fields"]
+            compiled.model = klass_info["model"]
+            compiled.start, compiled.end = select_fields[0], select_fields[-1] + 1
+            compiled.init_list = [f[0].target.attname for f in compiler.select[compiled.start : compiled.end]]
+            compiled.populators = get_related_populators(klass_info, compiler.select, using)  # type: ignore[call-arg]
+        return compiled
+
+    def results(self, rows: list[Any]) -> list[Any]:
+        """Rows as values_list() tuples, or as model instances with their select_related objects."""
+        converted = self.compiler.apply_converters(rows, self.converters) if self.converters else rows
+        if self.tuples:
+            return [tuple(row) for row in converted]
+        assert self.init_list is not None and self.populators is not None
+        objects = []
+        for row in converted:
+            obj = self.model.from_db(self.using, self.init_list, row[self.start : self.end])
+            for populator in self.populators:
+                populator.populate(row, obj)
+            for attr_name, col_pos in (self.compiler.annotation_col_map or {}).items():
+                setattr(obj, attr_name, row[col_pos])
+            objects.append(obj)
+        return objects
 
 
 class Prepared(Generic[M]):
@@ -96,7 +146,8 @@ class Prepared(Generic[M]):
             return None  # the backend stores datetimes as text (SQLite): no statement to reuse there
         if missing:
             raise ValueError("every argument of a prepared query must reach the SQL unchanged, as a parameter")
-        return _Compiled(sql, list(params), slots, compiler, queryset._iterable_class is ValuesListIterable)
+        tuples = queryset._iterable_class is ValuesListIterable
+        return _Compiled.of(sql, list(params), slots, compiler, tuples=tuples, using=alias)
 
     def __call__(self, *args: Any, using: str = "default") -> list[M]:
         if len(args) != len(self._kinds) or not all(isinstance(a, k) for a, k in zip(args, self._kinds, strict=True)):
@@ -116,29 +167,7 @@ class Prepared(Generic[M]):
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
-        if compiled.tuples:
-            return list(compiled.compiler.results_iter([rows], tuple_expected=True))  # type: ignore[arg-type]
-        return _instances(compiled.compiler, rows, using)
-
-
-def _instances(compiler: SQLCompiler, rows: list[Any], using: str) -> list[Any]:
-    """Model instances of `rows`, with their select_related objects: Django's ModelIterable, minus the query."""
-    select, klass_info = compiler.select, compiler.klass_info
-    assert klass_info is not None
-    model_cls = klass_info["model"]
-    select_fields = klass_info["select_fields"]
-    start, end = select_fields[0], select_fields[-1] + 1
-    init_list = [f[0].target.attname for f in select[start:end]]
-    populators = get_related_populators(klass_info, select, using)  # type: ignore[call-arg]  # Django 5.2's signature
-    objects = []
-    for row in compiler.results_iter([rows]):
-        obj = model_cls.from_db(using, init_list, row[start:end])
-        for populator in populators:
-            populator.populate(row, obj)
-        for attr_name, col_pos in (compiler.annotation_col_map or {}).items():
-            setattr(obj, attr_name, row[col_pos])
-        objects.append(obj)
-    return objects
+        return compiled.results(rows)
 
 
 class PreparedIn(Generic[M]):
