@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from rapidfuzz import fuzz
@@ -179,6 +180,14 @@ def _threshold_fraction(threshold: int) -> float:
     return threshold / 100
 
 
+def _select(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a written-out statement: the matching reads every lead makes, whose `IN`
+    lists vary in length (building and compiling them with the ORM cost more than running them)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
 def _names(account_ids: Iterable[int]) -> dict[int, str]:
     """{account id: name}: written out, as every match by name asks it (see _domain_rows)."""
     ids = list(account_ids)
@@ -186,9 +195,8 @@ def _names(account_ids: Iterable[int]) -> dict[int, str]:
         return {}
     table = connection.ops.quote_name(Account._meta.db_table)
     marks = ", ".join(["%s"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, name FROM {table} WHERE id IN ({marks})", ids)  # noqa: S608 -- names only
-        return {int(pk): str(name) for pk, name in cursor.fetchall()}
+    rows = _select(f"SELECT id, name FROM {table} WHERE id IN ({marks})", ids)  # noqa: S608 -- names only
+    return {int(pk): str(name) for pk, name in rows}
 
 
 def _listing(ids: list[int], names: dict[int, str], limit: int = 5) -> str:
@@ -255,9 +263,7 @@ def _domain_rows(domains: list[str]) -> list[tuple[str, int, str, str]]:
         f"SELECT d.domain, d.account_id, a.name, a.normalized_name FROM {domain_table} d "  # noqa: S608 -- names only
         f"JOIN {account_table} a ON a.id = d.account_id WHERE d.domain IN ({marks})"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, domains)
-        return [(str(d), int(pk), str(name), str(norm)) for d, pk, name, norm in cursor.fetchall()]
+    return [(str(d), int(pk), str(name), str(norm)) for d, pk, name, norm in _select(sql, domains)]
 
 
 def _match_domain(host: str, said: str) -> tuple[MatchResult, str, str] | None:
@@ -316,9 +322,8 @@ def _exact_rows(*texts: str) -> list[tuple[int, str, str, bool]]:
         f"UNION ALL SELECT * FROM (SELECT id, name, normalized_name, 0 FROM {account} "
         f"WHERE normalized_name IN ({marks}) ORDER BY id LIMIT %s) AS names"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*texts, EXACT_LIMIT, *texts, EXACT_LIMIT])
-        return [(int(pk), str(text), str(norm), bool(alias)) for pk, text, norm, alias in cursor.fetchall()]
+    rows = _select(sql, [*texts, EXACT_LIMIT, *texts, EXACT_LIMIT])
+    return [(int(pk), str(text), str(norm), bool(alias)) for pk, text, norm, alias in rows]
 
 
 def _exact_hits(normalized: str) -> list[_Hit]:
