@@ -18,6 +18,8 @@ Both return the same rows in the same order for the same lead; the equivalence t
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,6 +44,10 @@ from territories.models import Rep
 
 # How many recent activities the engagement step looks through for an available rep.
 ENGAGEMENT_SCAN = 50
+
+
+def _newest_first(activity: Activity) -> tuple[float, int]:
+    return (-activity.occurred_at.timestamp(), -activity.pk)
 
 
 def _opportunity_order(opp: Opportunity) -> tuple[float, int]:
@@ -178,16 +184,21 @@ class BatchReads(Reads):
             for account_id, lead_id in Lead.objects.filter(account_id__in=account_ids).values_list("account_id", "pk"):
                 self._leads_of[account_id].add(lead_id)
         watched_leads = self._lead_ids.union(*self._leads_of.values()) if self._leads_of else set(self._lead_ids)
-        self._activity: list[Activity] = []
+        # Newest first, filed by account and by lead: each lead's answer merges a few short lists.
+        self._activity_by_account: dict[int, list[Activity]] = defaultdict(list)
+        self._activity_by_lead: dict[int, list[Activity]] = defaultdict(list)
         if account_ids or watched_leads:
             where = Q(lead_id__in=watched_leads)
             if account_ids:
                 where |= Q(account_id__in=account_ids)
-            self._activity = sorted(
+            for activity in sorted(
                 Activity.objects.select_related("rep").filter(where, occurred_at__gt=since, occurred_at__lte=until),
-                key=lambda a: (a.occurred_at, a.pk),
-                reverse=True,
-            )
+                key=_newest_first,
+            ):
+                if activity.account_id is not None:
+                    self._activity_by_account[activity.account_id].append(activity)
+                if activity.lead_id is not None:
+                    self._activity_by_lead[activity.lead_id].append(activity)
 
         emails = {b.requested_rep_email.lower() for b in batch if b.requested_rep_email}
         self._asked_emails = emails
@@ -241,13 +252,13 @@ class BatchReads(Reads):
         leads = set(self._leads_of.get(account_id, ())) if account_id is not None else set()
         if lead_id is not None:
             leads.add(lead_id)
-        found: list[Activity] = []
-        for activity in self._activity:
-            if (account_id is not None and activity.account_id == account_id) or activity.lead_id in leads:
-                found.append(activity)
-                if len(found) == ENGAGEMENT_SCAN:
-                    break
-        return found
+        lists = [self._activity_by_lead[pk] for pk in leads if pk in self._activity_by_lead]
+        if account_id is not None and account_id in self._activity_by_account:
+            lists.append(self._activity_by_account[account_id])
+        # An activity on one of the account's leads and on the account itself is filed twice: once here.
+        merged = heapq.merge(*lists, key=_newest_first)
+        unique = (next(same) for _pk, same in itertools.groupby(merged, key=lambda a: a.pk))
+        return list(itertools.islice(unique, ENGAGEMENT_SCAN))
 
     def rep_by_email(self, email: str) -> Rep | None:
         key = email.lower()
