@@ -140,6 +140,7 @@ def test_an_owner_taken_meanwhile_rolls_the_whole_batch_back(book):
     assert unowned
     before = _state(0)
     real_bulk_create = Ownership.objects.bulk_create
+    manager_bulk_create = type(Ownership.objects).bulk_create  # other models' (the distribution locks) unchanged
 
     def someone_claims_first(rows, *args, **kwargs):
         # Another transaction's claim lands between the decision and the write: the index refuses ours.
@@ -152,7 +153,11 @@ def test_an_owner_taken_meanwhile_rolls_the_whole_batch_back(book):
         pytest.raises(ServiceError) as caught,
         transaction.atomic(),
     ):
-        patched.side_effect = lambda _manager, rows, *a, **k: someone_claims_first(rows, *a, **k)
+        patched.side_effect = lambda manager, rows, *a, **k: (
+            someone_claims_first(rows, *a, **k)
+            if manager.model is Ownership
+            else manager_bulk_create(manager, rows, *a, **k)
+        )
         locked = list(Lead.objects.select_for_update().order_by("pk"))
         reroute_leads(leads=locked, actor=ACTOR, now=LATER, exclude={})
     assert caught.value.code == "CONFLICT"
