@@ -18,9 +18,10 @@ from routing.decision import MatchResult, OwnerChoice, RoutingDecision
 from routing.distribution import Counters, DurableCounters
 from routing.enrich import CleanLead, enrich
 from routing.hierarchy import Choice, Context, run_hierarchy
-from routing.matching import match_account
+from routing.matching import MatchReads, match_account
 from routing.models import Account, OwnerRole
 from routing.reads import Reads
+from territories.matching import CompiledCriteria, compile_criteria
 from territories.models import RuleSet, RuleSetStatus, Territory
 from territories.policy import Policy
 from territories.selectors import policy_of
@@ -56,7 +57,7 @@ def rule_set_territories(rule_set: RuleSet | None) -> list[Territory]:
 # capacity and absences change at any time). Profiled at 100 territories: 36 ms per lead
 # for the prefetching query above, 1-2 ms from these values.
 _TERRITORY_FIELDS = ("id", "rule_set_id", "name", "parent_id", "priority", "distribution", "criteria", "position")
-_frozen_territories: dict[tuple[int, int, object], list[tuple[Any, ...]]] = {}
+_frozen_territories: dict[tuple[int, int, object], tuple[list[tuple[Any, ...]], dict[int, CompiledCriteria]]] = {}
 
 
 def routing_territories(rule_set: RuleSet | None) -> list[Territory]:
@@ -66,33 +67,38 @@ def routing_territories(rule_set: RuleSet | None) -> list[Territory]:
     if rule_set.status == RuleSetStatus.DRAFT:
         return list(Territory.objects.filter(rule_set=rule_set).select_related("parent").order_by("position", "name"))
     key = (rule_set.pk, rule_set.version, rule_set.created_at)
-    rows = _frozen_territories.get(key)
-    if rows is None:
-        rows = [
-            (*row[:6], json.dumps(row[6]), row[7])
-            for row in Territory.objects.filter(rule_set=rule_set)
-            .order_by("position", "name")
-            .values_list(*_TERRITORY_FIELDS)
-        ]
+    frozen = _frozen_territories.get(key)
+    if frozen is None:
+        values = list(
+            Territory.objects.filter(rule_set=rule_set).order_by("position", "name").values_list(*_TERRITORY_FIELDS)
+        )
+        # Their criteria compiled once too (CompiledCriteria is immutable, so sharing it is safe).
+        frozen = (
+            [(*row[:6], json.dumps(row[6]), row[7]) for row in values],
+            {row[0]: compile_criteria(row[6]) for row in values},
+        )
         if len(_frozen_territories) > 16:
             _frozen_territories.clear()
-        _frozen_territories[key] = rows
+        _frozen_territories[key] = frozen
+    rows, compiled = frozen
     # from_db as the ORM builds rows; criteria from its JSON text, so no caller shares a dict.
     territories = [
         Territory.from_db("default", _TERRITORY_FIELDS, (*row[:6], json.loads(row[6]), row[7])) for row in rows
     ]
     by_id = {t.pk: t for t in territories}
     for t in territories:
+        t._compiled_criteria = (t.criteria, compiled[t.pk])  # type: ignore[attr-defined]  # see compiled_criteria
         if t.parent_id is not None and t.parent_id in by_id:
             t.parent = by_id[t.parent_id]
     return territories
 
 
-def match(lead: CleanLead, policy: Policy) -> MatchResult:
+def match(lead: CleanLead, policy: Policy, reads: MatchReads | None = None) -> MatchResult:
+    """The lead's account match (`reads`: BatchMatchReads when a batch of leads is matched)."""
     if not lead.company_domain and not lead.company:
         why = "free-mail address and no company" if lead.email_domain else "no email domain and no company"
         return MatchResult.none(f"{why}: nothing to match an account on")
-    return match_account(domain=lead.email, company=lead.company, threshold=policy.fuzzy_threshold)
+    return match_account(domain=lead.email, company=lead.company, threshold=policy.fuzzy_threshold, reads=reads)
 
 
 def decide(
