@@ -204,7 +204,7 @@ def _listing(ids: list[int], names: dict[int, str], limit: int = 5) -> str:
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
-def _decide(hits: list[_Hit], *, what: str, threshold: float) -> MatchResult:
+def _decide(hits: list[_Hit], *, what: str, threshold: float, reads: MatchReads) -> MatchResult:
     """One account -> matched; several equally good -> ambiguous, unless one is the ancestor of all."""
     best = max(h.score for h in hits)
     margin = TIE_MARGIN if hits[0].method == "FUZZY" else 0.0
@@ -213,7 +213,7 @@ def _decide(hits: list[_Hit], *, what: str, threshold: float) -> MatchResult:
         if hit.score >= best - margin - 1e-9 and hit.account_id not in top:
             top[hit.account_id] = hit
     ids = sorted(top)
-    names = _names(ids)
+    names = reads.names(ids)
     if len(ids) == 1:
         hit = top[ids[0]]
         return MatchResult(hit.account_id, hit.method, hit.score, _why(hit, names[hit.account_id], what, threshold))
@@ -266,12 +266,12 @@ def _domain_rows(domains: list[str]) -> list[tuple[str, int, str, str]]:
     return [(str(d), int(pk), str(name), str(norm)) for d, pk, name, norm in _select(sql, domains)]
 
 
-def _match_domain(host: str, said: str) -> tuple[MatchResult, str, str] | None:
+def _match_domain(host: str, said: str, reads: MatchReads) -> tuple[MatchResult, str, str] | None:
     """The account of the longest registered domain among the host and its parents."""
     candidates = domain_with_parents(host)
     if not candidates:
         return None
-    rows = _domain_rows(candidates)
+    rows = reads.domain_rows(candidates)
     if not rows:
         return None
     domain, account_id, name, normalized_name = max(rows, key=lambda row: len(row[0]))
@@ -289,16 +289,22 @@ _NORMALIZED_ALIASES = Prepared(
 
 
 def _company_against_domain(
-    result: MatchResult, name: str, normalized_name: str, company: str, normalized: str, threshold: float
+    result: MatchResult,
+    name: str,
+    normalized_name: str,
+    company: str,
+    normalized: str,
+    threshold: float,
+    reads: MatchReads,
 ) -> MatchResult:
     """The domain decided; say whether the company text agrees with it or names another account."""
     assert result.account_id is not None
-    own = [normalized_name, *(alias for (alias,) in _NORMALIZED_ALIASES(result.account_id))]
+    own = [normalized_name, *reads.normalized_aliases(result.account_id)]
     if normalized in own or any((c := compare_names(normalized, text)).agrees and c.score >= threshold for text in own):
         return MatchResult(result.account_id, "DOMAIN", 1.0, f"{result.explanation}; company '{company}' agrees")
-    other_ids = sorted({h.account_id for h in _exact_hits(normalized)} - {result.account_id})
+    other_ids = sorted({h.account_id for h in _exact_hits(normalized, reads)} - {result.account_id})
     if other_ids:
-        names = _names(other_ids)
+        names = reads.names(other_ids)
         said = f"company '{company}' names {_listing(other_ids, names)} instead"
     else:
         said = f"company '{company}' is not a name of {name}"
@@ -326,10 +332,10 @@ def _exact_rows(*texts: str) -> list[tuple[int, str, str, bool]]:
     return [(int(pk), str(text), str(norm), bool(alias)) for pk, text, norm, alias in rows]
 
 
-def _exact_hits(normalized: str) -> list[_Hit]:
+def _exact_hits(normalized: str, reads: MatchReads) -> list[_Hit]:
     return [
         _Hit(pk, "ALIAS" if via_alias else "NAME", 1.0, text, via_alias)
-        for pk, text, _normalized, via_alias in _exact_rows(normalized)
+        for pk, text, _normalized, via_alias in reads.exact_rows(normalized)
     ]
 
 
@@ -435,14 +441,14 @@ def _fuzzy_hits(normalized: str, threshold: float) -> tuple[list[_Hit], tuple[st
     return hits, refused
 
 
-def _match_company(company: str, normalized: str, threshold: float) -> MatchResult:
+def _match_company(company: str, normalized: str, threshold: float, reads: MatchReads) -> MatchResult:
     what = f"company '{company}'"
-    exact = _exact_hits(normalized)
+    exact = _exact_hits(normalized, reads)
     if exact:
-        return _decide(exact, what=what, threshold=threshold)
+        return _decide(exact, what=what, threshold=threshold, reads=reads)
     fuzzy, nearest_refused = _fuzzy_hits(normalized, threshold)
     if fuzzy:
-        return _decide(fuzzy, what=what, threshold=threshold)
+        return _decide(fuzzy, what=what, threshold=threshold, reads=reads)
     why = f"no account is named '{normalized}' or has it as an alias, and no name is close enough"
     if nearest_refused is not None:
         text, comparison = nearest_refused
@@ -451,16 +457,131 @@ def _match_company(company: str, normalized: str, threshold: float) -> MatchResu
     return MatchResult.none(why)
 
 
+# ---------------------------------------------------------------------------- reads
+
+
+class MatchReads:
+    """The reads matching makes, each a statement when asked: one lead (or lookup) at a time."""
+
+    def domain_rows(self, domains: list[str]) -> list[tuple[str, int, str, str]]:
+        return _domain_rows(domains)
+
+    def normalized_aliases(self, account_id: int) -> list[str]:
+        return [alias for (alias,) in _NORMALIZED_ALIASES(account_id)]
+
+    def exact_rows(self, normalized: str) -> list[tuple[int, str, str, bool]]:
+        return _exact_rows(normalized)
+
+    def names(self, account_ids: Iterable[int]) -> dict[int, str]:
+        return _names(account_ids)
+
+
+_ONE_BY_ONE = MatchReads()
+# Longest IN list one statement of BatchMatchReads sends (SQLite binds at most 32,766 values).
+_BATCH_IN = 5000
+
+
+def _in_chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    items = sorted(set(values))
+    for start in range(0, len(items), _BATCH_IN):
+        yield items[start : start + _BATCH_IN]
+
+
+class BatchMatchReads(MatchReads):
+    """What matching a batch of leads reads, read up front: a statement per kind for the batch.
+
+    `queries`: each lead's (email or domain, company), as match_account gets them. The
+    domains registered for every lead's host and its parents, the aliases of the accounts
+    they name, the accounts whose normalised alias or name is some lead's company (at
+    most EXACT_LIMIT per text, as one lead reads them) and those accounts' names. Answers
+    are the rows one-lead reads return; anything not read up front (the fuzzy neighbours,
+    an ambiguity's family, a lead outside the batch) is read as one lead reads it.
+    """
+
+    def __init__(self, queries: Iterable[tuple[str, str]]) -> None:
+        hosts: set[str] = set()
+        texts: set[str] = set()
+        for domain, company in queries:
+            host = host_of(domain) if domain else ""
+            if host and not (is_free_mail(host) or is_free_mail(registered_domain(host))):
+                hosts.update(domain_with_parents(host))
+            normalized = normalize_company(company) if company else ""
+            if normalized:
+                texts.add(normalized)
+        self._asked_domains = hosts
+        self._domains: dict[str, list[tuple[str, int, str, str]]] = {}
+        for chunk in _in_chunks(hosts):
+            for row in _domain_rows(chunk):
+                self._domains.setdefault(row[0], []).append(row)
+        matched = {row[1] for rows in self._domains.values() for row in rows}
+        self._aliases: dict[int, list[str]] = {pk: [] for pk in matched}
+        alias = connection.ops.quote_name(AccountAlias._meta.db_table)
+        account = connection.ops.quote_name(Account._meta.db_table)
+        for chunk in _in_chunks(matched):
+            marks = ", ".join(["%s"] * len(chunk))
+            sql = f"SELECT account_id, normalized_alias FROM {alias} WHERE account_id IN ({marks})"  # noqa: S608
+            for pk, text in _select(sql, chunk):
+                self._aliases[int(pk)].append(str(text))
+        self._asked_texts = texts
+        self._exact: dict[str, list[tuple[int, str, str, bool]]] = {}
+        for chunk in _in_chunks(texts):
+            marks = ", ".join(["%s"] * len(chunk))
+            sql = (
+                f"SELECT account_id, alias, normalized_alias, 1 FROM (SELECT account_id, alias, "  # noqa: S608
+                f"normalized_alias, row_number() OVER (PARTITION BY normalized_alias ORDER BY account_id) AS n "
+                f"FROM {alias} WHERE normalized_alias IN ({marks})) AS aliases WHERE n <= %s "
+                f"UNION ALL SELECT id, name, normalized_name, 0 FROM (SELECT id, name, normalized_name, "
+                f"row_number() OVER (PARTITION BY normalized_name ORDER BY id) AS n "
+                f"FROM {account} WHERE normalized_name IN ({marks})) AS names WHERE n <= %s"
+            )
+            for pk, text, norm, via_alias in _select(sql, [*chunk, EXACT_LIMIT, *chunk, EXACT_LIMIT]):
+                self._exact.setdefault(str(norm), []).append((int(pk), str(text), str(norm), bool(via_alias)))
+        for rows in self._exact.values():
+            rows.sort(key=lambda row: (not row[3], row[0]))  # aliases, then names, each by account
+        self._names: dict[int, str] = {}
+        for chunk in _in_chunks(pk for rows in self._exact.values() for pk, *_rest in rows):
+            self._names.update(_names(chunk))
+        for domain_rows in self._domains.values():
+            self._names.update((pk, name) for _domain, pk, name, _normalized in domain_rows)
+
+    def domain_rows(self, domains: list[str]) -> list[tuple[str, int, str, str]]:
+        if not self._asked_domains.issuperset(domains):
+            return super().domain_rows(domains)
+        return [row for domain in domains for row in self._domains.get(domain, ())]
+
+    def normalized_aliases(self, account_id: int) -> list[str]:
+        if account_id not in self._aliases:
+            return super().normalized_aliases(account_id)
+        return list(self._aliases[account_id])
+
+    def exact_rows(self, normalized: str) -> list[tuple[int, str, str, bool]]:
+        if normalized not in self._asked_texts:
+            return super().exact_rows(normalized)
+        return list(self._exact.get(normalized, ()))
+
+    def names(self, account_ids: Iterable[int]) -> dict[int, str]:
+        ids = list(account_ids)
+        missing = [pk for pk in ids if pk not in self._names]
+        found = {pk: self._names[pk] for pk in ids if pk in self._names}
+        if missing:
+            found.update(super().names(missing))
+        return found
+
+
 # ---------------------------------------------------------------------------- entry point
 
 
-def match_account(*, domain: str = "", company: str = "", threshold: int = DEFAULT_THRESHOLD) -> MatchResult:
+def match_account(
+    *, domain: str = "", company: str = "", threshold: int = DEFAULT_THRESHOLD, reads: MatchReads | None = None
+) -> MatchResult:
     """Match a lead (or a lookup) to one account, and say how and why.
 
     `domain`: an email address, a URL or a host (`bob@mail.ibm.com`, `mail.ibm.com`);
     free-mail hosts are ignored. `company`: the company text as typed. `threshold`: the
-    fuzzy score (1-100) a name must reach; exact matches score 1.0.
+    fuzzy score (1-100) a name must reach; exact matches score 1.0. `reads`: BatchMatchReads
+    when a batch of leads is matched; each read is a statement otherwise.
     """
+    reads = reads if reads is not None else _ONE_BY_ONE
     fraction = _threshold_fraction(threshold)
     host = host_of(domain) if domain else ""
     normalized = normalize_company(company) if company else ""
@@ -471,16 +592,16 @@ def match_account(*, domain: str = "", company: str = "", threshold: int = DEFAU
     elif host and (is_free_mail(host) or is_free_mail(registered_domain(host))):
         prelude = f"{host} is a free-mail provider, so it names no company"
     elif host:
-        found = _match_domain(host, said)
+        found = _match_domain(host, said, reads)
         if found is not None:
             result, name, normalized_name = found
             if normalized:
-                return _company_against_domain(result, name, normalized_name, company, normalized, fraction)
+                return _company_against_domain(result, name, normalized_name, company, normalized, fraction, reads)
             return result
         prelude = f"no account has the {said} {host} or a domain it belongs to"
     if not normalized:
         return MatchResult.none(prelude or "nothing to match: no domain and no company were given")
-    result = _match_company(company, normalized, fraction)
+    result = _match_company(company, normalized, fraction, reads)
     if not prelude:
         return result
     return MatchResult(

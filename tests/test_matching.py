@@ -9,12 +9,37 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from leadowner.errors import ErrorCode, ServiceError
-from routing.matching import compare_names, match_account
+from routing import matching
+from routing.matching import BatchMatchReads, compare_names
 from routing.models import Account, AccountAlias, AccountDomain
 from routing.normalize import normalize_company
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["one lead", "a batch"], autouse=True)
+def reads(request):
+    """Every test here runs twice: matching one lead (each read a statement when asked), and
+    matching through BatchMatchReads, which reads a batch's facts up front (here, a batch of
+    the one lead the test matches): both must answer alike."""
+    return request.param
+
+
+def match_account(*, domain: str = "", company: str = "", **kwargs):
+    if _READS == ["a batch"]:
+        kwargs["reads"] = BatchMatchReads([(domain, company)])
+    return matching.match_account(domain=domain, company=company, **kwargs)
+
+
+_READS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _which_reads(reads):
+    _READS[:] = [reads]
+    yield
+    _READS.clear()
 
 
 @pytest.fixture
@@ -422,3 +447,42 @@ def test_stored_names_are_normalised_the_way_matching_normalises_them():
     # The factory (and every writer) stores normalize_company(name); matching reads only that.
     account = AccountFactory(name="The Home Depot, Inc.")
     assert account.normalized_name == normalize_company("Home Depot") == "home depot"
+
+
+# ---------------------------------------------------------------------------- a batch
+
+
+def test_a_batch_matches_each_lead_as_one_by_one_would_with_a_few_statements_for_all(ibm, meta, hp_inc, hpe):
+    group = AccountFactory(name="Nordlys Holding", domains=["nordlys.no"])
+    AccountFactory(name="Nordlys Energi AS", parent=group, domains=["energi.nordlys.no"])
+    AccountFactory(name="Nordlys Energi AS", parent=group)
+    AccountFactory(name="Twin Peaks Ltd")
+    AccountFactory(name="Twin Peaks Ltd")
+    queries = [
+        ("ann@ibm.com", ""),
+        ("bob@mail.ibm.com", "IBM"),
+        ("cy@ibm.com", "HP Inc"),
+        ("di@ibm.com", "Totally Different Co"),
+        ("ed@gmail.com", "Big Blue"),
+        ("fay@unknown.example", "Meta Platforms"),
+        ("gus@gmail.com", "Hewlett-Packard Enterprise"),
+        ("hal@gmail.com", "Meta Financial Group"),
+        ("ivy@gmail.com", "Internatonal Business Machines"),
+        ("jo@energi.nordlys.no", ""),
+        ("kim@gmail.com", "Nordlys Energi AS"),
+        ("lu@gmail.com", "Twin Peaks"),
+        ("mo@gmail.com", ""),
+        ("not an email", ""),
+        ("", "hp"),
+    ]
+    one_by_one = [matching.match_account(domain=d, company=c) for d, c in queries]
+    with CaptureQueriesContext(connection) as read_up_front:
+        batch = BatchMatchReads(queries)
+    with CaptureQueriesContext(connection) as while_matching:
+        batched = [matching.match_account(domain=d, company=c, reads=batch) for d, c in queries]
+    assert batched == one_by_one
+    assert len(read_up_front) <= 4  # domains, their accounts' aliases, exact names and aliases, names
+    # Left to one-lead reads: the fuzzy neighbours (and the exact rows of their best texts)
+    # of the two typed names that match nothing exactly, and the ambiguous names' family.
+    fuzzy = [m for m in one_by_one if m.method in ("FUZZY", "NONE")]
+    assert len(while_matching) <= 2 * len(fuzzy) + 2, [q["sql"][:80] for q in while_matching.captured_queries]

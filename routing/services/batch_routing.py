@@ -36,6 +36,7 @@ from routing.decision import RoutingDecision
 from routing.distribution import BatchCounters
 from routing.engine import match, routing_territories, run
 from routing.enrich import enrich
+from routing.matching import BatchMatchReads
 from routing.models import OPEN_LEAD_STAGES, Lead, OwnerRole, Ownership, OwnershipChange
 from routing.reads import BatchLead, BatchReads
 from routing.services.leads import ROUTING_ACTOR, clean_from_lead, kept_match, reroute_note
@@ -115,7 +116,10 @@ def reroute_leads(
     policy = policy_of(rule_set)
     territories = routing_territories(rule_set)
     cleans = {lead.pk: clean_from_lead(lead) for lead in leads}
-    found = {lead.pk: kept_match(lead) or match(cleans[lead.pk], policy) for lead in leads}
+    kept = {lead.pk: kept_match(lead) for lead in leads}
+    unmatched = [cleans[pk] for pk, result in kept.items() if result is None]
+    match_reads = BatchMatchReads((c.email, c.company) for c in unmatched) if unmatched else None
+    found = {lead.pk: kept[lead.pk] or match(cleans[lead.pk], policy, match_reads) for lead in leads}
     reads = BatchReads(
         [BatchLead(lead.pk, found[lead.pk].account_id, lead.requested_rep_email) for lead in leads],
         since=now - timedelta(days=policy.engagement_lookback_days),
