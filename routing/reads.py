@@ -132,7 +132,7 @@ class Reads:
 class BatchLead:
     """What BatchReads needs to know of one lead of the batch."""
 
-    lead_id: int
+    lead_id: int | None  # None: a new lead, not stored yet (it has no activity of its own)
     account_id: int | None
     requested_rep_email: str = ""
 
@@ -148,7 +148,7 @@ class BatchReads(Reads):
 
     def __init__(self, leads: Iterable[BatchLead], *, since: datetime, until: datetime) -> None:
         batch = list(leads)
-        self._lead_ids = {b.lead_id for b in batch}
+        self._lead_ids = {b.lead_id for b in batch if b.lead_id is not None}
         account_ids = {b.account_id for b in batch if b.account_id is not None}
         chains = ancestor_ids(account_ids)
         every = set(account_ids).union(*chains.values()) if chains else set(account_ids)

@@ -1,6 +1,10 @@
-"""Routing a batch of stored leads again in one transaction: route_lead's decisions, set-based writes.
+"""Routing a batch of leads in one transaction: one-by-one routing's decisions, set-based writes.
 
-The forfeit and first-touch sweeps and rep departures re-route leads by the hundred.
+`reroute_leads` routes stored leads again, as `route_lead` does one at a time: the
+forfeit and first-touch sweeps and rep departures re-route leads by the hundred.
+`submit_leads` creates and routes new leads, as `submit_lead` does one at a time: a
+leads.csv import, the `submitLeads` mutation (new leads are inserted with their decision,
+after it: step 1 is then the per-address locks of submit_lead, one statement).
 `route_lead` takes a few dozen statements per lead (its lock, its owner, every fact each
 step reads, its counter, its writes); here a batch takes a few dozen in all:
 
@@ -22,29 +26,42 @@ requires the same decisions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.db import IntegrityError, connection, transaction
 
+from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.bulk_sql import update_from_values
-from leadowner.errors import ErrorCode, ServiceError
-from routing.decision import RoutingDecision
+from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
+from routing.decision import MatchResult, RoutingDecision
 from routing.distribution import BatchCounters
 from routing.engine import match, routing_territories, run
-from routing.enrich import enrich
+from routing.enrich import CleanLead, LeadData, clean_lead, enrich
 from routing.matching import BatchMatchReads
 from routing.models import OPEN_LEAD_STAGES, Lead, OwnerRole, Ownership, OwnershipChange
 from routing.reads import BatchLead, BatchReads
-from routing.services.leads import ROUTING_ACTOR, clean_from_lead, kept_match, reroute_note
-from territories.matching import compile_criteria, find_territory, territory_chains
-from territories.models import DistributionMethod, Partner, Rep
+from routing.services.leads import (
+    EMAIL_LOCK_SPACE,
+    ROUTING_ACTOR,
+    attached_decision,
+    check_received_at,
+    clean_from_lead,
+    email_lock_key,
+    kept_match,
+    new_lead,
+    reroute_note,
+)
+from territories.matching import compiled_criteria, find_territory, territory_chains
+from territories.models import DistributionMethod, Partner, Rep, RuleSet
 from territories.selectors import policy_of, published_rule_set
 
 T = TypeVar("T")
+# Rows per INSERT statement of a batch's leads, owners and history.
+_INSERT_BATCH = 1000
 
 
 def whole_or_one_by_one(
@@ -85,6 +102,75 @@ class Rerouted:
         )
 
 
+@dataclass
+class _Item:
+    """One lead of a batch on its way through routing."""
+
+    lead: Lead  # stored (re-routed) or new (saved after its decision)
+    clean: CleanLead  # as routing reads it; its notes open the trace
+    found: MatchResult
+    before: Ownership | None = None
+    excluded: frozenset[int] = frozenset()
+
+
+def _route(
+    items: Sequence[_Item], *, rule_set: RuleSet | None, now: datetime, stored: bool
+) -> tuple[list[Rerouted], BatchCounters]:
+    """Decide every item's owner with one set of batch reads and counters. `stored`: the items
+    are stored leads being re-routed (their own activity counts as engagement). Writes nothing
+    but the distribution locks: the counters advance in memory until _write flushes them."""
+    policy = policy_of(rule_set)
+    territories = routing_territories(rule_set)
+    reads = BatchReads(
+        [BatchLead(i.lead.pk if stored else None, i.found.account_id, i.lead.requested_rep_email) for i in items],
+        since=now - timedelta(days=policy.engagement_lookback_days),
+        until=now,
+    )
+    counters = BatchCounters()
+    if territories:  # every territory a lead of the batch can be distributed in, locked in name order
+        wanted = set()
+        chains = territory_chains(territories)
+        compiled = {t.pk: compiled_criteria(t) for t in territories}
+        for item in items:
+            account_id = item.found.account_id
+            account = reads.account(account_id) if account_id is not None else None
+            facts, _lines = enrich(item.clean, account)
+            territory = find_territory(territories, facts, explain=False, chains=chains, compiled=compiled).territory
+            if territory is not None and territory.distribution != DistributionMethod.CLAIM_QUEUE:
+                wanted.add(territory.name)
+        counters.lock_all(wanted)
+
+    done: list[Rerouted] = []
+    for item in items:
+        lead, before = item.lead, item.before
+        outcome = run(
+            lead=item.clean,
+            rule_set=rule_set,
+            now=now,
+            exclude_rep_ids=item.excluded,
+            counters=counters,
+            territories=territories,
+            lead_id=lead.pk if stored else None,
+            known_match=item.found,
+            reads=reads,
+        )
+        result = Rerouted(
+            lead=lead,
+            decision=outcome.decision,
+            rep=outcome.choice.rep,
+            partner=outcome.choice.partner,
+            before=before,
+        )
+        if result.changed and lead.stage in OPEN_LEAD_STAGES:
+            if result.rep is not None:
+                counters.add_load(result.rep.pk)
+            if before is not None and before.rep_id is not None:
+                counters.add_load(before.rep_id, -1)
+        lead.account = outcome.account
+        done.append(result)
+    return done, counters
+
+
 def reroute_leads(
     *,
     leads: Sequence[Lead],
@@ -114,71 +200,145 @@ def reroute_leads(
 
     rule_set = published_rule_set()
     policy = policy_of(rule_set)
-    territories = routing_territories(rule_set)
     cleans = {lead.pk: clean_from_lead(lead) for lead in leads}
     kept = {lead.pk: kept_match(lead) for lead in leads}
     unmatched = [cleans[pk] for pk, result in kept.items() if result is None]
     match_reads = BatchMatchReads((c.email, c.company) for c in unmatched) if unmatched else None
-    found = {lead.pk: kept[lead.pk] or match(cleans[lead.pk], policy, match_reads) for lead in leads}
-    reads = BatchReads(
-        [BatchLead(lead.pk, found[lead.pk].account_id, lead.requested_rep_email) for lead in leads],
-        since=now - timedelta(days=policy.engagement_lookback_days),
-        until=now,
-    )
-    counters = BatchCounters()
-    if territories:  # every territory a lead of the batch can be distributed in, locked in name order
-        wanted = set()
-        chains = territory_chains(territories)
-        compiled = {t.pk: compile_criteria(t.criteria) for t in territories}
-        for lead in leads:
-            account_id = found[lead.pk].account_id
-            account = reads.account(account_id) if account_id is not None else None
-            facts, _lines = enrich(cleans[lead.pk], account)
-            territory = find_territory(territories, facts, explain=False, chains=chains, compiled=compiled).territory
-            if territory is not None and territory.distribution != DistributionMethod.CLAIM_QUEUE:
-                wanted.add(territory.name)
-        counters.lock_all(wanted)
-
-    label = actor.label if actor.is_authenticated else ROUTING_ACTOR
-    done: list[Rerouted] = []
+    items = []
     for lead in leads:
         before = befores.get(lead.pk)
-        excluded = set(exclude.get(lead.pk, ()))
-        clean = replace(
-            cleans[lead.pk],
-            notes=(reroute_note(actor, before, sorted(names[pk] for pk in excluded if pk in names)),),
+        excluded = frozenset(exclude.get(lead.pk, ()))
+        note = reroute_note(actor, before, sorted(names[pk] for pk in excluded if pk in names))
+        items.append(
+            _Item(
+                lead=lead,
+                clean=replace(cleans[lead.pk], notes=(note,)),
+                found=kept[lead.pk] or match(cleans[lead.pk], policy, match_reads),
+                before=before,
+                excluded=excluded,
+            )
         )
-        outcome = run(
-            lead=clean,
-            rule_set=rule_set,
-            now=now,
-            exclude_rep_ids=excluded,
-            counters=counters,
-            territories=territories,
-            lead_id=lead.pk,
-            known_match=found[lead.pk],
-            reads=reads,
-        )
-        result = Rerouted(
-            lead=lead,
-            decision=outcome.decision,
-            rep=outcome.choice.rep,
-            partner=outcome.choice.partner,
-            before=before,
-        )
-        if result.changed and lead.stage in OPEN_LEAD_STAGES:
-            if result.rep is not None:
-                counters.add_load(result.rep.pk)
-            if before is not None and before.rep_id is not None:
-                counters.add_load(before.rep_id, -1)
-        lead.account = outcome.account
-        done.append(result)
-    _write(done, label=label, now=now)
-    counters.flush()
+    done, counters = _route(items, rule_set=rule_set, now=now, stored=True)
+    _write(done, counters, label=actor.label if actor.is_authenticated else ROUTING_ACTOR, now=now, stored=True)
     return done
 
 
-def _write(done: list[Rerouted], *, label: str, now: datetime) -> None:
+@dataclass(frozen=True)
+class Submitted:
+    """One lead of `submit_leads`, in the order given: the lead it made (or the earlier lead a
+    duplicate attached to: `attached`), and the decision."""
+
+    lead: Lead
+    decision: RoutingDecision
+    attached: bool
+
+
+def _lock_emails(emails: Collection[str]) -> None:
+    """submit_lead's per-address lock (_serialize_email) for every address of the batch, one
+    statement, in key order (so two batches never wait on each other in a cycle)."""
+    if connection.vendor != "postgresql" or not emails:
+        return
+    keys = sorted({email_lock_key(email) for email in emails})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, k)) FROM (SELECT unnest(%s::int[]) AS k ORDER BY 1) AS keys",
+            [EMAIL_LOCK_SPACE, keys],
+        )
+
+
+def submit_leads(
+    *, leads: Sequence[LeadData], actor: Actor, now: datetime, field_prefix: str = "leads."
+) -> list[Submitted]:
+    """Create a batch of new leads, route each and give it its owner, in one transaction: what
+    `submit_lead` does one lead at a time, with a few dozen statements for the whole batch.
+
+    Every invalid lead is reported at once (ServiceErrors, fields `leads.<i>.<field>`) and
+    nothing is written. A lead repeating the email of a stored lead, or of an earlier lead of
+    the batch, within the duplicate window attaches to it, as one by one. Leads are routed in
+    the order given (round robin turns as it would one by one). Keep batches to a few hundred
+    leads: the territories the batch distributes in stay locked until it commits.
+    """
+    refusal = permissions.may_submit_lead(actor)
+    if refusal is not None:
+        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
+    errors: list[ServiceError] = []
+    cleaned: list[CleanLead] = []
+    for i, data in enumerate(leads):
+        try:
+            clean = clean_lead(data, field_prefix=f"{field_prefix}{i}.")
+            check_received_at(clean, now, field=f"{field_prefix}{i}.receivedAt")
+            cleaned.append(clean)
+        except ServiceErrors as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ServiceErrors(errors)
+    if not cleaned:
+        return []
+    label = actor.label
+    with transaction.atomic():
+        _lock_emails({c.email for c in cleaned})
+        rule_set = published_rule_set()
+        policy = policy_of(rule_set)
+        window = timedelta(minutes=policy.duplicate_window_minutes)
+        times = [c.received_at or now for c in cleaned]
+        stored: dict[str, list[Lead]] = {}
+        for lead in Lead.objects.filter(
+            email__in={c.email for c in cleaned},
+            received_at__gte=min(times) - window,
+            received_at__lte=max(times) + window,
+        ).order_by("received_at", "id"):
+            stored.setdefault(lead.email, []).append(lead)
+        # Each lead in order: a new one (its index in `items`), or the lead it attaches to: a
+        # stored one, or the earliest new one of the batch within the window.
+        plan: list[tuple[Lead | None, int]] = []
+        items: list[_Item] = []
+        firsts: dict[str, list[tuple[datetime, int]]] = {}
+        match_reads = BatchMatchReads((c.email, c.company) for c in cleaned)
+        for clean, received_at in zip(cleaned, times, strict=True):
+            earlier = _first_within(stored.get(clean.email, ()), received_at, window)
+            same = [(at, k) for at, k in firsts.get(clean.email, ()) if abs(received_at - at) <= window]
+            if same and (earlier is None or min(same)[0] < earlier.received_at):
+                plan.append((None, min(same)[1]))  # one by one, it would be stored by now, and the earliest
+                continue
+            if earlier is not None:
+                plan.append((earlier, -1))
+                continue
+            firsts.setdefault(clean.email, []).append((received_at, len(items)))
+            plan.append((None, len(items)))
+            items.append(
+                _Item(
+                    lead=new_lead(clean, received_at),
+                    clean=replace(clean, notes=(f"received: from {label} ({clean.source})", *clean.notes)),
+                    found=match(clean, policy, match_reads),
+                )
+            )
+        done: list[Rerouted] = []
+        if items:
+            done, counters = _route(items, rule_set=rule_set, now=now, stored=False)
+            _write(done, counters, label=ROUTING_ACTOR, now=now, stored=False)
+    out: list[Submitted] = []
+    seen: set[int] = set()
+    for (attached_to, index), received_at in zip(plan, times, strict=True):
+        if attached_to is not None:
+            out.append(Submitted(attached_to, attached_decision(attached_to, received_at), attached=True))
+            continue
+        made = done[index]
+        if index not in seen:  # the lead itself; a later reference to it is a duplicate
+            seen.add(index)
+            out.append(Submitted(made.lead, made.decision, attached=False))
+        else:
+            out.append(Submitted(made.lead, attached_decision(made.lead, received_at), attached=True))
+    return out
+
+
+def _first_within(leads: Iterable[Lead], received_at: datetime, window: timedelta) -> Lead | None:
+    """The earliest of these stored leads (in received order) within the window of `received_at`."""
+    return next((lead for lead in leads if abs(lead.received_at - received_at) <= window), None)
+
+
+def _write(done: list[Rerouted], counters: BatchCounters, *, label: str, now: datetime, stored: bool) -> None:
+    """Write the batch's decisions: new leads (`stored=False`, inserted with their decision) or
+    stored ones (one UPDATE); ended owners, new owners and their history; the counters."""
     ending: list[int] = []
     owners: list[Ownership] = []
     history: list[OwnershipChange] = []
@@ -221,6 +381,8 @@ def _write(done: list[Rerouted], *, label: str, now: datetime) -> None:
                 rule_set_version=version,
             )
         )
+    if not stored and done:
+        Lead.objects.bulk_create([r.lead for r in done], batch_size=_INSERT_BATCH)  # their ids, for what follows
     if ending:
         ended = Ownership.objects.filter(pk__in=ending, ended_at__isnull=True).update(ended_at=now)
         if ended != len(ending):
@@ -228,19 +390,22 @@ def _write(done: list[Rerouted], *, label: str, now: datetime) -> None:
     if owners:
         try:
             with transaction.atomic():
-                Ownership.objects.bulk_create(owners)
+                Ownership.objects.bulk_create(owners, batch_size=_INSERT_BATCH)
         except IntegrityError:
             raise ServiceError(
                 ErrorCode.CONFLICT, "one of these leads got another SALES owner meanwhile; try again"
             ) from None
     if history:
-        OwnershipChange.objects.bulk_create(history)
-    update_from_values(
-        Lead,
-        key=["id"],
-        fields=["account", "decision", "assigned_at", "first_assigned_at"],
-        rows=[
-            (r.lead.pk, r.lead.account_id, r.lead.decision, r.lead.assigned_at, r.lead.first_assigned_at) for r in done
-        ],
-        objects=[r.lead for r in done],
-    )
+        OwnershipChange.objects.bulk_create(history, batch_size=_INSERT_BATCH)
+    if stored:
+        update_from_values(
+            Lead,
+            key=["id"],
+            fields=["account", "decision", "assigned_at", "first_assigned_at"],
+            rows=[
+                (r.lead.pk, r.lead.account_id, r.lead.decision, r.lead.assigned_at, r.lead.first_assigned_at)
+                for r in done
+            ],
+            objects=[r.lead for r in done],
+        )
+    counters.flush()

@@ -37,21 +37,25 @@ __all__ = ["LeadData", "claim_lead", "route_lead", "simulate_routing", "submit_l
 ROUTING_ACTOR = "routing"
 # pg_advisory_xact_lock(key1, key2): key1 names what the lock is for, so other users of
 # advisory locks cannot collide with these.
-_EMAIL_LOCK_SPACE = 0x1EAD
+EMAIL_LOCK_SPACE = 0x1EAD
+
+
+def email_lock_key(email: str) -> int:
+    """The advisory lock key of an address: a 32-bit hash (no row to create per email)."""
+    digest = hashlib.blake2b(email.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _serialize_email(email: str) -> None:
     """Hold a transaction-long lock on this email address.
 
-    PostgreSQL: an advisory lock on a hash of the address (no row to create per email).
+    PostgreSQL: an advisory lock on a hash of the address (see email_lock_key).
     SQLite: every write transaction already runs alone (BEGIN IMMEDIATE, see settings).
     """
     if connection.vendor != "postgresql":
         return
-    digest = hashlib.blake2b(email.encode(), digest_size=4).digest()
-    key = int.from_bytes(digest, "big", signed=True)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_EMAIL_LOCK_SPACE, key])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [EMAIL_LOCK_SPACE, email_lock_key(email)])
 
 
 def _duplicate_of(email: str, received_at: datetime, policy: Policy) -> Lead | None:
@@ -69,7 +73,8 @@ _SAME_EMAIL_BETWEEN = Prepared(
 )
 
 
-def _attached(existing: Lead, received_at: datetime) -> RoutingDecision:
+def attached_decision(existing: Lead, received_at: datetime) -> RoutingDecision:
+    """The decision a duplicate submission answers with: the existing lead's, and a line saying so."""
     minutes = abs(int((received_at - existing.received_at).total_seconds() // 60))
     line = (
         f"duplicate: {existing.email} was already submitted {minutes} minutes apart from this one "
@@ -83,7 +88,7 @@ def _attached(existing: Lead, received_at: datetime) -> RoutingDecision:
     )
 
 
-def _check_received_at(lead: CleanLead, now: datetime, field: str = "receivedAt") -> None:
+def check_received_at(lead: CleanLead, now: datetime, field: str = "receivedAt") -> None:
     if lead.received_at is not None and lead.received_at > now + timedelta(minutes=5):
         raise ServiceErrors([ServiceError(ErrorCode.INVALID, "receivedAt is in the future", field)])
 
@@ -130,6 +135,28 @@ def _apply(lead: Lead, outcome: Outcome, *, actor: str, now: datetime, before: O
     lead.save(update_fields=fields)
 
 
+def new_lead(clean: CleanLead, received_at: datetime) -> Lead:
+    """The lead row of a submitted lead, not saved yet."""
+    return Lead(
+        email=clean.email,
+        email_domain=clean.email_domain,
+        name=clean.name,
+        title=clean.title,
+        company=clean.company,
+        normalized_company=clean.normalized_company,
+        country=clean.country,
+        subdivision=clean.subdivision,
+        city=clean.city,
+        postal_code=clean.postal_code,
+        industry=clean.industry,
+        employees=clean.employees,
+        source=clean.source,
+        product_interest=clean.product_interest,
+        requested_rep_email=clean.requested_rep_email,
+        received_at=received_at,
+    )
+
+
 def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, RoutingDecision]:
     """Create a lead, route it and give it its owner, in one transaction.
 
@@ -141,7 +168,7 @@ def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, R
     if refusal is not None:
         raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
     clean = clean_lead(data)
-    _check_received_at(clean, now)
+    check_received_at(clean, now)
     received_at = clean.received_at or now
     with transaction.atomic():
         _serialize_email(clean.email)
@@ -149,25 +176,9 @@ def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, R
         policy = policy_of(rule_set)
         existing = _duplicate_of(clean.email, received_at, policy)
         if existing is not None:
-            return existing, _attached(existing, received_at)
-        lead = Lead.objects.create(
-            email=clean.email,
-            email_domain=clean.email_domain,
-            name=clean.name,
-            title=clean.title,
-            company=clean.company,
-            normalized_company=clean.normalized_company,
-            country=clean.country,
-            subdivision=clean.subdivision,
-            city=clean.city,
-            postal_code=clean.postal_code,
-            industry=clean.industry,
-            employees=clean.employees,
-            source=clean.source,
-            product_interest=clean.product_interest,
-            requested_rep_email=clean.requested_rep_email,
-            received_at=received_at,
-        )
+            return existing, attached_decision(existing, received_at)
+        lead = new_lead(clean, received_at)
+        lead.save(force_insert=True)
         lead_with_source = replace(clean, notes=(f"received: from {actor.label} ({clean.source})", *clean.notes))
         outcome = run(lead=lead_with_source, rule_set=rule_set, now=now, counters=DurableCounters())
         _apply(lead, outcome, actor=ROUTING_ACTOR, now=now, before=None)
@@ -256,7 +267,7 @@ def simulate_routing(*, leads: list[LeadData], rule_set: RuleSet | None, now: da
     for i, data in enumerate(leads):
         try:
             clean = clean_lead(data, field_prefix=f"leads.{i}.")
-            _check_received_at(clean, now, field=f"leads.{i}.receivedAt")
+            check_received_at(clean, now, field=f"leads.{i}.receivedAt")
             cleaned.append(clean)
         except ServiceErrors as exc:
             errors.extend(exc.errors)
@@ -279,7 +290,7 @@ def simulate_routing(*, leads: list[LeadData], rule_set: RuleSet | None, now: da
             continue
         existing = _duplicate_of(clean.email, received_at, policy)
         if existing is not None:
-            decisions.append(_attached(existing, received_at))
+            decisions.append(attached_decision(existing, received_at))
             continue
         outcome = run(
             lead=replace(clean, notes=("simulation: nothing is written", *clean.notes)),
