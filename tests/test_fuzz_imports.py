@@ -24,9 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadowner.csvio import FORMULA_START, NUMERIC_FORMULA_START, ImportFailed, unescape_cell
-from routing.models import Account, AccountAlias, AccountDomain, Opportunity, Ownership, OwnershipChange
+from routing.models import Account, AccountAlias, AccountDomain, Lead, Opportunity, Ownership, OwnershipChange
 from routing.selectors.exports import ACCOUNTS_NUMERIC, export_accounts, export_opportunities
 from routing.services.imports import import_accounts, import_opportunities
+from routing.services.lead_imports import import_leads
 from territories.models import Partner, PartnerUser, Rep, RuleSet, Territory, TerritoryMember
 from territories.selectors import REPS_NUMERIC, export_partners, export_reps
 from territories.services import RuleSetInvalid, import_partners, import_reps, import_rule_set
@@ -61,14 +62,32 @@ VALID = {
         "account,name,owner,status,amount,created_at\n"
         "fuzz-existing.com,Enterprise licence,,open,700000.99,2025-05-17T14:58:00Z\n"
     ),
+    "leads": (
+        "email,name,title,company,country,subdivision,city,postal_code,industry,employees,source,"
+        "product_interest,requested_rep_email,received_at\n"
+        "ann@fuzz-existing.com,Ann Lee,CTO,Fuzz Existing,US,NY,New York,10001,Software,40,event,crm,,"
+        "2025-05-17T14:58:00Z\n"
+    ),
 }
 IMPORTERS: dict[str, Callable[..., Any]] = {
     "reps": import_reps,
     "partners": import_partners,
     "accounts": import_accounts,
     "opportunities": import_opportunities,
+    "leads": import_leads,
 }
-MODELS = (Rep, Partner, PartnerUser, Account, AccountDomain, AccountAlias, Opportunity, Ownership, OwnershipChange)
+MODELS = (
+    Rep,
+    Partner,
+    PartnerUser,
+    Account,
+    AccountDomain,
+    AccountAlias,
+    Opportunity,
+    Lead,
+    Ownership,
+    OwnershipChange,
+)
 FORMULAS = ("=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1", '=HYPERLINK("http://x")')
 
 # The long runs are for `make fuzz` (which sets LEADOWNER_FUZZ_LONG=1); `make test` runs the bounded ones.

@@ -88,8 +88,12 @@ def attached_decision(existing: Lead, received_at: datetime) -> RoutingDecision:
     )
 
 
+# How far ahead of the server's clock a receivedAt may be (a client's clock runs a little fast).
+RECEIVED_AT_SLACK = timedelta(minutes=5)
+
+
 def check_received_at(lead: CleanLead, now: datetime, field: str = "receivedAt") -> None:
-    if lead.received_at is not None and lead.received_at > now + timedelta(minutes=5):
+    if lead.received_at is not None and lead.received_at > now + RECEIVED_AT_SLACK:
         raise ServiceErrors([ServiceError(ErrorCode.INVALID, "receivedAt is in the future", field)])
 
 

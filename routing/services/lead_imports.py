@@ -1,0 +1,167 @@
+"""leads.csv: leads brought in bulk (a trade show's scans, a list bought, last quarter's form
+fills), each routed at entry exactly as `submitLead` routes one.
+
+Columns: `email,name,title,company,country,subdivision,city,postal_code,industry,employees,
+source,product_interest,requested_rep_email,received_at` (the contract's LeadInput; only
+`email` is required; `source` defaults to import, `received_at` to the time of the import).
+
+The whole file is checked first: every bad row is reported with its line, column and
+reason, and a file with any bad row writes nothing. The checked leads are then routed in
+chunks of LEAD_CHUNK through `routing.services.batch_routing.submit_leads` (the batch
+router: a few dozen statements per chunk instead of a few dozen per lead), each chunk its
+own transaction, so live routing waits for one chunk at most (a chunk holds the
+distribution locks of its territories until it commits, as one submitted lead holds its
+territory's). A lead repeating the email of an earlier lead within the duplicate window,
+in the file or already stored, attaches to it as `submitLead` does, so loading the same
+file again attaches its leads (for a file without `received_at`, when loaded again within
+the window): nothing is routed twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from leadowner.actors import Actor
+from leadowner.csvio import CsvRow, ImportFailed, ImportReport, Progress, RowError, check_refused, read_csv
+from leadowner.errors import ServiceErrors
+from routing.enrich import LeadData, clean_lead
+from routing.models import LeadSource
+from routing.services.batch_routing import submit_leads
+from routing.services.imports import MAX_INT, parse_time
+from routing.services.leads import RECEIVED_AT_SLACK
+
+LEADS_FILENAME = "leads.csv"
+LEADS_ACTOR = "import: leads.csv"
+LEADS_COLUMNS = (
+    "email",
+    "name",
+    "title",
+    "company",
+    "country",
+    "subdivision",
+    "city",
+    "postal_code",
+    "industry",
+    "employees",
+    "source",
+    "product_interest",
+    "requested_rep_email",
+    "received_at",
+)
+LEADS_NUMERIC = ("employees",)
+# Leads routed per transaction: big enough that the batch reads pay off, small enough that a
+# chunk holds its territories' locks for well under a second.
+LEAD_CHUNK = 500
+# The contract's camelCase field names (clean_lead's errors) -> the file's columns.
+_COLUMN_OF = {"".join(p if i == 0 else p.title() for i, p in enumerate(c.split("_"))): c for c in LEADS_COLUMNS}
+
+
+@dataclass
+class LeadImportReport(ImportReport):
+    """`created`: leads routed; `unchanged`: rows that attached to an earlier lead (duplicates)."""
+
+    steps: Counter[str] = field(default_factory=Counter)  # routed leads by the step that decided
+
+    def __str__(self) -> str:
+        routed = f"{self.created} leads routed"
+        if self.steps:
+            routed += " (" + ", ".join(f"{step.lower()} {n}" for step, n in self.steps.most_common()) + ")"
+        return f"{routed}, {self.unchanged} attached to an earlier lead with the same email"
+
+
+def _employees(value: str) -> int | None:
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit():
+        raise ValueError(f"{value!r} is not a whole number of 0 or more")
+    number = int(value)
+    if number > MAX_INT:
+        raise ValueError(f"{number} is too large")
+    return number
+
+
+def _source(value: str) -> str:
+    key = value.upper()
+    if not key:
+        return LeadSource.IMPORT
+    if key not in LeadSource.values:
+        raise ValueError(f"{value!r} is not one of {', '.join(v.lower() for v in LeadSource.values)}")
+    return key
+
+
+def _parse_lead(row: CsvRow, errors: list[RowError], now: datetime) -> LeadData | None:
+    """The row as a submitted lead, checked as submitLead checks one (every problem reported)."""
+    v = row.values
+    problems: list[tuple[str, str]] = []
+    values: dict[str, Any] = {}
+    for column, parse in (
+        ("employees", _employees),
+        ("source", _source),
+        ("received_at", lambda s: parse_time(s) if s else None),
+    ):
+        try:
+            values[column] = parse(v[column])
+        except ValueError as exc:
+            problems.append((column, str(exc)))
+    text = {c: v[c] for c in LEADS_COLUMNS if c not in ("employees", "source", "received_at")}
+    if not text["email"]:
+        problems.append(("email", "is required"))
+    data = LeadData(**text, **{k: values.get(k) for k in ("employees", "received_at")}, source=values.get("source", ""))
+    received_at = values.get("received_at")
+    if received_at is not None and received_at > now + RECEIVED_AT_SLACK:
+        problems.append(("received_at", "is in the future"))
+    try:
+        clean_lead(data)
+    except ServiceErrors as exc:
+        known = {column for column, _m in problems}
+        for error in exc.errors:
+            column = _COLUMN_OF.get(error.field or "", error.field or "")
+            if column not in known:  # a cell already refused above is reported once
+                problems.append((column, error.message))
+    if problems:
+        errors.extend(RowError(row.line, column, message) for column, message in problems)
+        return None
+    return data
+
+
+def import_leads(
+    data: bytes | str,
+    *,
+    actor: str = LEADS_ACTOR,
+    now: datetime,
+    progress: Progress | None = None,
+    chunk: int = LEAD_CHUNK,
+) -> LeadImportReport:
+    """Import leads.csv: check every row, then route the leads in chunks (see the module)."""
+    table = read_csv(data, columns=LEADS_COLUMNS, numeric=LEADS_NUMERIC)
+    errors = list(table.errors)
+    check_refused(table.partial, lambda row, found: _parse_lead(row, found, now), errors)
+    leads: list[LeadData] = []
+    total = len(table.rows)
+    for done, row in enumerate(table.rows, 1):
+        parsed = _parse_lead(row, errors, now)
+        if parsed is not None:
+            leads.append(parsed)
+        if progress is not None and (done % 1000 == 0 or done == total):
+            progress("checking", done, total)
+    if errors:
+        raise ImportFailed(errors, filename=LEADS_FILENAME)
+
+    report = LeadImportReport()
+    who = Actor.system_actor(actor)
+    for start in range(0, len(leads), chunk):
+        for submitted in submit_leads(leads=leads[start : start + chunk], actor=who, now=now):
+            if submitted.attached:
+                report.unchanged += 1
+            else:
+                report.created += 1
+                report.steps[submitted.decision.step] += 1
+        if progress is not None:
+            progress("routing", min(start + chunk, len(leads)), len(leads))
+    return report
+
+
+__all__ = ["LEADS_COLUMNS", "LeadImportReport", "import_leads"]
