@@ -458,6 +458,25 @@ class SubmitLeadPayload:
 
 
 @strawberry.type
+class SubmittedLead:
+    """One lead of submitLeads, in the order given."""
+
+    lead: LeadNode | None = strawberry.field(
+        default=None, description="null when it went to someone whose leads you may not read"
+    )
+    decision: RoutingDecisionNode
+    attached: bool = strawberry.field(
+        description="true: a repeat of an email within the duplicate window, attached to the earlier lead"
+    )
+
+
+@strawberry.type
+class SubmitLeadsPayload:
+    results: list[SubmittedLead] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
 class ClaimAccountPayload:
     account: AccountNode | None = None
     owner: OwnerNode | None = None

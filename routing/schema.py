@@ -36,6 +36,8 @@ from routing.graphql_types import (
     OwnershipLookupNode,
     RoutingDecisionNode,
     SubmitLeadPayload,
+    SubmitLeadsPayload,
+    SubmittedLead,
     TransferPayload,
     announce_decisions,
     announce_lead_references,
@@ -47,11 +49,14 @@ from routing.selectors.leads import leads_filtered
 from routing.selectors.lookup import lookup_arguments
 from routing.services import activity, claims, departures, registrations, transfers
 from routing.services import leads as leads_service
+from routing.services.batch_routing import submit_leads
+from routing.services.lead_imports import LEAD_CHUNK
 from routing.services.leads import simulate_routing
 from territories.models import Rep, RuleSet
 from territories.schema import DeparturePayload
 
 SIMULATION_MAX_LEADS = 500
+SUBMIT_MAX_LEADS = LEAD_CHUNK  # one batch: its territories stay locked until it commits
 
 
 def _announce_parents(accounts: list[Account], info: Info) -> None:
@@ -260,6 +265,44 @@ class Mutation:
             )
 
         return payload_or_errors(SubmitLeadPayload, run)
+
+    @strawberry.mutation(
+        description=(
+            "Route a batch of new leads, in order, each exactly as submitLead would (the same decision, owner,"
+            " history and round-robin turn), in one transaction: a web form's or a partner portal's backlog at"
+            f" once. At most {SUBMIT_MAX_LEADS} leads. Any invalid lead: nothing is written, and errors lists"
+            " every problem (field leads.2.email). Repeats of an email (in the batch or already stored) within"
+            " the duplicate window attach to the earlier lead (attached: true)."
+        )
+    )
+    def submit_leads(self, info: Info, leads: list[LeadInput]) -> SubmitLeadsPayload:
+        ctx = info.context
+
+        def run() -> SubmitLeadsPayload:
+            if len(leads) > SUBMIT_MAX_LEADS:
+                raise ServiceError(
+                    ErrorCode.INVALID, f"submit at most {SUBMIT_MAX_LEADS} leads at once, got {len(leads)}", "leads"
+                )
+            submitted = submit_leads(leads=[lead.to_data() for lead in leads], actor=ctx.actor, now=ctx.now)
+            announce_decisions([s.decision for s in submitted], info)
+            ids = {s.lead.pk for s in submitted}
+            readable = set(
+                permissions.visible_leads(ctx.actor, Lead.objects.filter(pk__in=ids)).values_list("pk", flat=True)
+            )
+            return SubmitLeadsPayload(
+                results=[
+                    SubmittedLead(
+                        lead=s.lead if s.lead.pk in readable else None,  # type: ignore[arg-type]
+                        decision=RoutingDecisionNode.from_decision(
+                            s.decision, since=s.lead.assigned_at or s.lead.received_at
+                        ),
+                        attached=s.attached,
+                    )
+                    for s in submitted
+                ]
+            )
+
+        return payload_or_errors(SubmitLeadsPayload, run)
 
     @strawberry.mutation(
         description="First to claim: the acting rep becomes the sales owner of an unowned account until expiresAt."

@@ -140,6 +140,56 @@ def test_a_partner_user_cannot_submit_leads(org):
     assert not Lead.objects.exists()
 
 
+# submitLeads ------------------------------------------------------------------------------------
+
+SUBMIT_MANY = """mutation($leads: [LeadInput!]!) { submitLeads(leads: $leads) {
+    results { attached lead { id email owner { rep { name } } } decision { step trace owner { rep { name } } } }
+    errors { field code message } } }"""
+
+
+def test_submit_leads_routes_each_lead_in_order_and_attaches_repeats(org):
+    leads = [
+        {"email": "a@one.example", "country": "US"},
+        {"email": "b@two.example", "country": "US"},
+        {"email": "A@one.example", "country": "US"},
+        {"email": "c@three.example", "country": "FR"},
+    ]
+    body = gql(SUBMIT_MANY, {"leads": leads}, token=org.token(org.manager))
+    payload = payload_of(body, "submitLeads")
+    assert payload["errors"] == []
+    results = payload["results"]
+    assert [r["attached"] for r in results] == [False, False, True, False]
+    assert [r["decision"]["step"] for r in results] == ["TERRITORY", "TERRITORY", "TERRITORY", "UNASSIGNED"]
+    assert [r["decision"]["owner"]["rep"]["name"] for r in results[:3]] == ["Rita Rep", "Tom Teammate", "Rita Rep"]
+    assert results[2]["lead"]["id"] == results[0]["lead"]["id"]
+    assert "duplicate" in results[2]["decision"]["trace"][-1]
+    assert results[0]["lead"]["owner"] == {"rep": {"name": "Rita Rep"}}
+    assert Lead.objects.count() == 3
+    assert OwnershipChange.objects.filter(lead__isnull=False).count() == 2
+
+
+def test_submit_leads_reports_every_invalid_lead_and_creates_nothing(org):
+    leads = [{"email": "fine@one.example"}, {"email": "nope"}, {"email": "x@two.example", "employees": -1}]
+    payload = payload_of(gql(SUBMIT_MANY, {"leads": leads}, token=org.token(org.manager)), "submitLeads")
+    assert payload["results"] == []
+    assert user_error_codes(payload) == [("INVALID", "leads.1.email"), ("INVALID", "leads.2.employees")]
+    assert not Lead.objects.exists()
+
+
+def test_submit_leads_hides_the_leads_a_rep_may_not_read_and_refuses_partners_and_oversized_batches(org):
+    body = gql(SUBMIT_MANY, {"leads": [{"email": "z@one.example", "country": "US"}]}, token=org.token(org.other_rep))
+    payload = payload_of(body, "submitLeads")
+    assert payload["results"][0]["lead"] is None  # Oscar may not read Rita's lead
+    assert payload["results"][0]["decision"]["owner"]["rep"] == {"name": "Rita Rep"}
+    token = token_for(partner_user=PartnerUserFactory())
+    refused = payload_of(gql(SUBMIT_MANY, {"leads": [{"email": "p@co.example"}]}, token=token), "submitLeads")
+    assert user_error_codes(refused) == [("FORBIDDEN", None)]
+    many = [{"email": f"m{i}@co.example"} for i in range(501)]
+    too_many = payload_of(gql(SUBMIT_MANY, {"leads": many}, token=org.token(org.manager)), "submitLeads")
+    assert user_error_codes(too_many) == [("INVALID", "leads")]
+    assert Lead.objects.count() == 1
+
+
 # claimAccount -----------------------------------------------------------------------------------
 
 CLAIM = """mutation($id: ID!) { claimAccount(accountId: $id) {

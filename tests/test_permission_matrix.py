@@ -430,6 +430,14 @@ OPS: dict[str, Op] = {
         lambda w: {},
         done=lambda w, actor: _assert(Lead.objects.filter(email="brand.new@newprospect.com").count() == 1),
     ),
+    "submitLeads": Op(
+        "submitLeads",
+        "mutation",
+        """mutation { submitLeads(leads: [{email: "batch.one@newprospect.com", country: "US"},
+            {email: "batch.two@newprospect.com", country: "US"}]) { results { attached } errors { code } } }""",
+        lambda w: {},
+        done=lambda w, actor: _assert(Lead.objects.filter(email__startswith="batch.").count() == 2),
+    ),
     "claimAccount(an unowned account)": Op(
         "claimAccount",
         "mutation",
@@ -740,6 +748,9 @@ MATRIX: dict[str, dict[str, Any]] = {
     ),
     # Mutations ------------------------------------------------------------------------------------------
     "submitLead": _mutation(
+        rep=OK, other_rep=OK, manager=OK, other_manager=OK, revops=OK, partner_a=FORBIDDEN, partner_b=FORBIDDEN
+    ),
+    "submitLeads": _mutation(
         rep=OK, other_rep=OK, manager=OK, other_manager=OK, revops=OK, partner_a=FORBIDDEN, partner_b=FORBIDDEN
     ),
     "claimAccount(an unowned account)": _mutation(

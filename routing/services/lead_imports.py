@@ -106,10 +106,24 @@ def _parse_lead(row: CsvRow, errors: list[RowError], now: datetime) -> LeadData 
             values[column] = parse(v[column])
         except ValueError as exc:
             problems.append((column, str(exc)))
-    text = {c: v[c] for c in LEADS_COLUMNS if c not in ("employees", "source", "received_at")}
-    if not text["email"]:
+    if not v["email"]:
         problems.append(("email", "is required"))
-    data = LeadData(**text, **{k: values.get(k) for k in ("employees", "received_at")}, source=values.get("source", ""))
+    data = LeadData(
+        email=v["email"],
+        name=v["name"],
+        title=v["title"],
+        company=v["company"],
+        country=v["country"],
+        subdivision=v["subdivision"],
+        city=v["city"],
+        postal_code=v["postal_code"],
+        industry=v["industry"],
+        employees=values.get("employees"),
+        source=values.get("source", ""),
+        product_interest=v["product_interest"],
+        requested_rep_email=v["requested_rep_email"],
+        received_at=values.get("received_at"),
+    )
     received_at = values.get("received_at")
     if received_at is not None and received_at > now + RECEIVED_AT_SLACK:
         problems.append(("received_at", "is in the future"))
