@@ -54,7 +54,14 @@ def policy_of(rule_set: RuleSet | None) -> Policy:
     """The typed policy of a rule set; the defaults when there is none yet."""
     if rule_set is None:
         return Policy()
-    return Policy.from_dict(rule_set.policy)
+    # Kept on the instance while its `policy` is the same object (Policy is immutable): routing
+    # asks for it at every lead of a batch.
+    cached = getattr(rule_set, "_typed_policy", None)
+    if cached is not None and cached[0] is rule_set.policy:
+        return cached[1]  # type: ignore[no-any-return]
+    policy = Policy.from_dict(rule_set.policy)
+    rule_set._typed_policy = (rule_set.policy, policy)  # type: ignore[attr-defined]
+    return policy
 
 
 def territories_of(rule_set: RuleSet) -> list[Territory]:
