@@ -31,7 +31,7 @@ from routing.models import (
     Ownership,
 )
 from routing.reads import Reads
-from territories.matching import Facts, describe, find_territory
+from territories.matching import Facts, describe
 from territories.models import Partner, Rep, RepStatus, Territory
 from territories.policy import Policy
 
@@ -345,7 +345,7 @@ def territory(ctx: Context) -> Choice | None:
     if not ctx.territories:
         ctx.note("territory: the rule set has no territories")
         return None
-    found = find_territory(ctx.territories, ctx.facts)
+    found = ctx.reads.territory_for(ctx.territories, ctx.facts)
     if found.territory is None:
         ctx.note(f"territory: none of the {len(ctx.territories)} territories matches ({_facts_words(ctx.facts)})")
         return None

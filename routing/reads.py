@@ -40,7 +40,8 @@ from routing.models import (
     Ownership,
 )
 from routing.selectors.accounts import account_by_id, ancestor_ids, ancestors
-from territories.models import Rep
+from territories.matching import Facts, TerritoryChoice, TerritoryIndex, find_territory
+from territories.models import Rep, Territory
 
 # How many recent activities the engagement step looks through for an available rep.
 ENGAGEMENT_SCAN = 50
@@ -127,6 +128,11 @@ class Reads:
     def rep_by_email(self, email: str) -> Rep | None:
         return Rep.objects.filter(email__iexact=email).first()
 
+    def territory_for(self, territories: list[Territory], facts: Facts) -> TerritoryChoice:
+        """The territory step's choice (territories.matching.find_territory), with the words the
+        trace uses: the territories that also match, not the ones that do not."""
+        return find_territory(territories, facts, misses=False)
+
 
 @dataclass(frozen=True)
 class BatchLead:
@@ -200,6 +206,8 @@ class BatchReads(Reads):
                 if activity.lead_id is not None:
                     self._activity_by_lead[activity.lead_id].append(activity)
 
+        self._territory_choices: dict[tuple[int, Facts], TerritoryChoice] = {}
+        self._territory_indexes: dict[int, TerritoryIndex] = {}
         emails = {b.requested_rep_email.lower() for b in batch if b.requested_rep_email}
         self._asked_emails = emails
         self._reps_by_email: dict[str, Rep] = {}
@@ -259,6 +267,19 @@ class BatchReads(Reads):
         merged = heapq.merge(*lists, key=_newest_first)
         unique = (next(same) for _pk, same in itertools.groupby(merged, key=lambda a: a.pk))
         return list(itertools.islice(unique, ENGAGEMENT_SCAN))
+
+    def territory_for(self, territories: list[Territory], facts: Facts) -> TerritoryChoice:
+        # Leads with the same facts get the same choice: worked out once per batch (the batch
+        # router asks before routing, to lock the territories, and the territory step again).
+        key = (id(territories), facts)
+        choice = self._territory_choices.get(key)
+        if choice is None:
+            index = self._territory_indexes.get(id(territories))
+            if index is None:  # the map's chains, criteria and countries, once per batch
+                index = self._territory_indexes[id(territories)] = TerritoryIndex(territories)
+            choice = find_territory(territories, facts, misses=False, index=index)
+            self._territory_choices[key] = choice
+        return choice
 
     def rep_by_email(self, email: str) -> Rep | None:
         key = email.lower()

@@ -270,24 +270,66 @@ def describe(territory: TerritoryLike, by_id: Mapping[Any, TerritoryLike]) -> st
     return f"'{territory.name}' (child of '{parent.name}')" if parent is not None else f"'{territory.name}'"
 
 
+class TerritoryIndex:
+    """A territory map prepared for finding the territory of many leads or accounts: each
+    territory's chain of parents and compiled criteria, worked out once, and for each country
+    the territories whose whole chain admits it, so a lead from France is checked against
+    the handful of territories that can take French leads, not every territory of the map."""
+
+    def __init__(self, territories: Iterable[TerritoryLike]) -> None:
+        self.items = list(territories)
+        self.by_id = {t.pk: t for t in self.items}
+        self.chains = {t.pk: _chain(t, self.by_id) for t in self.items}
+        self.compiled = {t.pk: compiled_criteria(t) for t in self.items}
+        anywhere: list[int] = []  # positions of territories no country constrains
+        by_country: dict[str, list[int]] = {}
+        for position, t in enumerate(self.items):
+            sets = [self.compiled[c.pk].countries for c in self.chains[t.pk] if self.compiled[c.pk].countries]
+            if not sets:
+                anywhere.append(position)
+                continue
+            for country in frozenset.intersection(*sets):
+                by_country.setdefault(country, []).append(position)
+        self._anywhere = [self.items[i] for i in anywhere]
+        self._by_country = {
+            country: [self.items[i] for i in sorted({*positions, *anywhere})]
+            for country, positions in by_country.items()
+        }
+
+    def candidates(self, facts: Facts) -> list[TerritoryLike]:
+        """The territories (in map order) that can match these facts as far as the country goes:
+        CompiledCriteria.match refuses the others whatever the other facts."""
+        return self._by_country.get(facts.country.upper(), self._anywhere)
+
+
 def find_territory(
     territories: Iterable[TerritoryLike],
     facts: Facts,
     *,
     explain: bool = True,
+    misses: bool = True,
     chains: Mapping[Any, list[TerritoryLike]] | None = None,
     compiled: Mapping[Any, CompiledCriteria] | None = None,
+    index: TerritoryIndex | None = None,
 ) -> TerritoryChoice:
     """The most specific matching territory, then the highest priority; ties are reported.
 
     `explain=False` (bulk placement, where nobody reads the words) leaves out what was
     considered and matched on: the same territory and ties, without the sentences.
+    `misses=False` keeps the sentences about the territories that match (what routing's
+    trace says) and leaves out one per territory that does not.
     `chains` (each territory's chain of parents, by id: territory_chains) and `compiled`
     (each territory's criteria parsed once, by id: compile_criteria) save working them out
-    again for every lead or account of a bulk placement.
+    again for every lead or account of a bulk placement. `index` (a TerritoryIndex of these
+    territories) gives both, and unless every miss is to be explained, checks only the
+    territories the facts' country admits.
     """
-    items = list(territories)
-    by_id = {t.pk: t for t in items}
+    if index is not None:
+        items = index.candidates(facts) if not (explain and misses) else index.items
+        by_id, chains, compiled = index.by_id, index.chains, index.compiled
+    else:
+        items = list(territories)
+        by_id = {t.pk: t for t in items}
     if compiled is None:
         compiled = {t.pk: compiled_criteria(t) for t in items}
     matches: list[tuple[Specificity, int, TerritoryLike, list[TerritoryLike]]] = []
@@ -297,7 +339,7 @@ def find_territory(
         failed = next((c for c in chain if not compiled[c.pk].match(facts)), None)
         if failed is None:
             matches.append((territory_specificity(t, by_id), t.priority, t, chain))
-        elif not explain:
+        elif not (explain and misses):
             continue
         elif failed is t:
             considered.append(f"'{t.name}' does not match ({compiled[t.pk].words})")

@@ -179,3 +179,47 @@ def test_criteria_read_as_plain_words() -> None:
     assert criteria_in_words({}) == "every lead"
     small_nyc = criteria_in_words({"cities": ["New York"], "employees": {"max": 50}})
     assert small_nyc == "city is New York; up to 50 employees"
+
+
+def test_an_index_finds_what_checking_every_territory_finds() -> None:
+    """TerritoryIndex checks only the territories a lead's country admits: same choice, ties and words."""
+    from territories.matching import TerritoryIndex
+
+    rs = RuleSetFactory()
+    americas = TerritoryFactory(rule_set=rs, name="Americas", criteria={"countries": ["US", "CA", "PR"]}, position=0)
+    TerritoryFactory(rule_set=rs, name="US East", parent=americas, criteria={"subdivisions": ["US-NY"]}, position=1)
+    TerritoryFactory(
+        rule_set=rs, name="Quebec", parent=americas, criteria={"countries": ["CA"], "subdivisions": ["CA-QC"]}
+    )
+    TerritoryFactory(rule_set=rs, name="Puerto Rico", criteria={"countries": ["PR"]}, position=3)
+    TerritoryFactory(rule_set=rs, name="Not US", parent=americas, criteria={"countries": ["FR"]}, position=4)
+    TerritoryFactory(rule_set=rs, name="Big anywhere", criteria={"employees": {"min": 5000}}, position=5)
+    TerritoryFactory(rule_set=rs, name="Software", criteria={"industries": ["Software"]}, priority=2, position=6)
+    TerritoryFactory(rule_set=rs, name="Software twin", criteria={"industries": ["Software"]}, priority=2, position=7)
+    TerritoryFactory(rule_set=rs, name="Everything", criteria={}, position=8)
+    territories = list(rs.territories.all())
+    index = TerritoryIndex(territories)
+    facts = [
+        Facts(country=country, subdivision=subdivision, industry=industry, employees=employees)
+        for country, subdivision in (
+            ("US", "US-NY"),
+            ("us", "US-CA"),
+            ("CA", "CA-QC"),
+            ("PR", ""),
+            ("FR", ""),
+            ("", ""),
+        )
+        for industry in ("", "Software")
+        for employees in (None, 10, 9000)
+    ]
+    for fact in facts:
+        plain = find_territory(territories, fact, misses=False)
+        indexed = find_territory(territories, fact, misses=False, index=index)
+        assert (indexed.territory, indexed.tied, indexed.considered, indexed.matched_on) == (
+            plain.territory,
+            plain.tied,
+            plain.considered,
+            plain.matched_on,
+        ), fact
+        assert find_territory(territories, fact, index=index) == find_territory(territories, fact)  # every miss too
+    assert len(index.candidates(Facts(country="FR"))) < len(territories)
