@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from leadowner.actors import Actor
 from leadowner.errors import ServiceError
 from routing.models import Account, AccountDomain, Lead, OwnerRole, Ownership, OwnershipChange
+from routing.services import batch_routing
 from routing.services.batch_routing import reroute_leads
 from routing.services.leads import LeadData, route_lead, submit_lead
 from territories.models import DistributionCounter, Rep
@@ -139,25 +140,20 @@ def test_an_owner_taken_meanwhile_rolls_the_whole_batch_back(book):
     unowned = [lead for lead in leads if lead.pk not in _owners()]
     assert unowned
     before = _state(0)
-    real_bulk_create = Ownership.objects.bulk_create
-    manager_bulk_create = type(Ownership.objects).bulk_create  # other models' (the distribution locks) unchanged
+    real_insert = batch_routing.insert_objects
 
-    def someone_claims_first(rows, *args, **kwargs):
+    def someone_claims_first(rows):
         # Another transaction's claim lands between the decision and the write: the index refuses ours.
-        target = rows[0]
-        Ownership.objects.create(lead=target.lead, rep=Rep.objects.exclude(pk=target.rep_id).first(), role="SALES")
-        return real_bulk_create(rows, *args, **kwargs)
+        if rows and isinstance(rows[0], Ownership):
+            target = rows[0]
+            Ownership.objects.create(lead=target.lead, rep=Rep.objects.exclude(pk=target.rep_id).first(), role="SALES")
+        return real_insert(rows)
 
     with (
-        mock.patch.object(type(Ownership.objects), "bulk_create", autospec=True) as patched,
+        mock.patch.object(batch_routing, "insert_objects", side_effect=someone_claims_first),
         pytest.raises(ServiceError) as caught,
         transaction.atomic(),
     ):
-        patched.side_effect = lambda manager, rows, *a, **k: (
-            someone_claims_first(rows, *a, **k)
-            if manager.model is Ownership
-            else manager_bulk_create(manager, rows, *a, **k)
-        )
         locked = list(Lead.objects.select_for_update().order_by("pk"))
         reroute_leads(leads=locked, actor=ACTOR, now=LATER, exclude={})
     assert caught.value.code == "CONFLICT"

@@ -15,10 +15,10 @@ step reads, its counter, its writes); here a batch takes a few dozen in all:
    order; round-robin counts and open loads read once and advanced in memory;
 5. each lead through the same `routing.engine.run` as one-by-one routing (same steps,
    same words in its trace);
-6. the writes in bulk: ended owners (one UPDATE), new owners (one INSERT, the partial
-   unique index still deciding races: a conflict raises CONFLICT and the batch rolls
-   back), their history (one INSERT), the leads' account, decision and assignment time
-   (one UPDATE), the advanced counters.
+6. the writes in bulk: ended owners (one UPDATE), new owners (one COPY on PostgreSQL,
+   the partial unique index still deciding races: a conflict raises CONFLICT and the
+   batch rolls back), their history (one COPY), the leads' account, decision and
+   assignment time (one UPDATE; new leads are copied in with them), the advanced counters.
 
 tests/test_batch_routing.py routes the demo book's leads one by one and as a batch and
 requires the same decisions.
@@ -35,7 +35,7 @@ from django.db import IntegrityError, connection, transaction
 
 from leadowner import permissions
 from leadowner.actors import Actor
-from leadowner.bulk_sql import update_from_values
+from leadowner.bulk_sql import insert_objects, update_from_values
 from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
 from routing.decision import MatchResult, RoutingDecision
 from routing.distribution import BatchCounters
@@ -55,13 +55,10 @@ from routing.services.leads import (
     new_lead,
     reroute_note,
 )
-from territories.matching import compiled_criteria, find_territory, territory_chains
-from territories.models import DistributionMethod, Partner, Rep, RuleSet
+from territories.models import DistributionMethod, Partner, Rep, RuleSet, Territory
 from territories.selectors import policy_of, published_rule_set
 
 T = TypeVar("T")
-# Rows per INSERT statement of a batch's leads, owners and history.
-_INSERT_BATCH = 1000
 
 
 def whole_or_one_by_one(
@@ -127,18 +124,20 @@ def _route(
         until=now,
     )
     counters = BatchCounters()
-    if territories:  # every territory a lead of the batch can be distributed in, locked in name order
-        wanted = set()
-        chains = territory_chains(territories)
-        compiled = {t.pk: compiled_criteria(t) for t in territories}
+    if territories:
+        # Every territory a lead of the batch can be distributed in, locked in name order; then
+        # what distributing in them reads, for all at once. (The territory step asks `reads`
+        # for the same choices again and gets these.)
+        hit: dict[int, Territory] = {}
         for item in items:
             account_id = item.found.account_id
             account = reads.account(account_id) if account_id is not None else None
             facts, _lines = enrich(item.clean, account)
-            territory = find_territory(territories, facts, explain=False, chains=chains, compiled=compiled).territory
-            if territory is not None and territory.distribution != DistributionMethod.CLAIM_QUEUE:
-                wanted.add(territory.name)
-        counters.lock_all(wanted)
+            territory = reads.territory_for(territories, facts).territory
+            if territory is not None:
+                hit[territory.pk] = territory
+        counters.lock_all(t.name for t in hit.values() if t.distribution != DistributionMethod.CLAIM_QUEUE)
+        counters.preload(hit.values())
 
     done: list[Rerouted] = []
     for item in items:
@@ -382,7 +381,7 @@ def _write(done: list[Rerouted], counters: BatchCounters, *, label: str, now: da
             )
         )
     if not stored and done:
-        Lead.objects.bulk_create([r.lead for r in done], batch_size=_INSERT_BATCH)  # their ids, for what follows
+        insert_objects([r.lead for r in done])  # their ids, for the owners and history below
     if ending:
         ended = Ownership.objects.filter(pk__in=ending, ended_at__isnull=True).update(ended_at=now)
         if ended != len(ending):
@@ -390,13 +389,13 @@ def _write(done: list[Rerouted], counters: BatchCounters, *, label: str, now: da
     if owners:
         try:
             with transaction.atomic():
-                Ownership.objects.bulk_create(owners, batch_size=_INSERT_BATCH)
+                insert_objects(owners)
         except IntegrityError:
             raise ServiceError(
                 ErrorCode.CONFLICT, "one of these leads got another SALES owner meanwhile; try again"
             ) from None
     if history:
-        OwnershipChange.objects.bulk_create(history, batch_size=_INSERT_BATCH)
+        insert_objects(history)
     if stored:
         update_from_values(
             Lead,

@@ -19,9 +19,9 @@ from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple, TypeVar
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db import IntegrityError, transaction
 
+from leadowner.bulk_sql import insert_rows
 from leadowner.csvio import (
     CsvRow,
     ImportFailed,
@@ -515,44 +515,6 @@ def _existing_state(
     return fields, domains, aliases, current
 
 
-def _insert(
-    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, returning_ids: bool = False
-) -> list[int]:
-    """Insert rows (values in `columns` order, column names = attnames); the new ids if asked.
-
-    PostgreSQL: COPY ... FROM STDIN, with ids drawn from the table's sequence first
-    (several times faster than INSERT for a file of 100,000 accounts; constraints and
-    deferred foreign keys are checked all the same). Elsewhere: bulk_create in batches.
-    """
-    if not rows:
-        return []
-    if connection.vendor != "postgresql":
-        objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
-        model._default_manager.bulk_create(objs, batch_size=BATCH)
-        if returning_ids:
-            assert all(o.pk is not None for o in objs), "the database must return ids of bulk inserts"
-        return [int(o.pk) for o in objs] if returning_ids else []
-    table = connection.ops.quote_name(model._meta.db_table)
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        if returning_ids:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [model._meta.db_table, len(rows)],
-            )
-            ids = [int(row[0]) for row in cursor.fetchall()]
-            columns = ["id", *columns]
-        names = ", ".join(connection.ops.quote_name(c) for c in columns)
-        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-            if returning_ids:
-                for new_id, row in zip(ids, rows, strict=True):
-                    copy.write_row((new_id, *row))
-            else:
-                for row in rows:
-                    copy.write_row(row)
-    return ids
-
-
 def _write_accounts(
     rows: list[_AccountRow], reps: dict[str, int], *, actor: str, now: datetime, progress: Progress | None
 ) -> ImportReport:
@@ -574,7 +536,7 @@ def _write_accounts(
                 fields = _fields_of(r, parent_id, normalize_company(r.name))
                 values.append((*fields.values(), AccountOrigin.IMPORT, now, now))
             insert_columns = [*_ACCOUNT_COLUMNS, "origin", "created_at", "updated_at"]
-            new_ids = _insert(Account, insert_columns, values, returning_ids=True)
+            new_ids = insert_rows(Account, insert_columns, values, returning_ids=True)
             ids.update(zip(chunk, new_ids, strict=True))
             written += len(chunk)
             _tick(progress, "writing", written, total)
@@ -610,12 +572,12 @@ def _write_accounts(
         AccountDomain.objects.filter(account_id__in=chunk).delete()
     for chunk in _chunks([ids[i] for i in replace_aliases], LOOKUP_CHUNK):
         AccountAlias.objects.filter(account_id__in=chunk).delete()
-    _insert(
+    insert_rows(
         AccountDomain,
         ["account_id", "domain", "position"],
         [(ids[i], d, p) for i in [*new, *replace_domains] for p, d in enumerate(rows[i].domains)],
     )
-    _insert(
+    insert_rows(
         AccountAlias,
         ["account_id", "alias", "normalized_alias", "position"],
         [(ids[i], a, normalize_company(a), p) for i in [*new, *replace_aliases] for p, a in enumerate(rows[i].aliases)],
@@ -658,12 +620,12 @@ def _write_accounts(
             raise ServiceError(ErrorCode.CONFLICT, "owners changed while the file was imported; import it again")
     try:
         with transaction.atomic():
-            _insert(Ownership, ["account_id", "role", "rep_id", "reason", "since"], ownerships)
+            insert_rows(Ownership, ["account_id", "role", "rep_id", "reason", "since"], ownerships)
     except IntegrityError:
         raise ServiceError(
             ErrorCode.CONFLICT, "an account got an owner while the file was imported; import it again"
         ) from None
-    _insert(
+    insert_rows(
         OwnershipChange,
         ["at", "account_id", "role", "from_rep_id", "from_partner_id", "to_rep_id", "step", "reason", "actor"],
         history,
