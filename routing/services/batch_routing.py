@@ -271,6 +271,15 @@ def submit_leads(
             errors.extend(exc.errors)
     if errors:
         raise ServiceErrors(errors)
+    return submit_clean_leads(cleaned, actor=actor, now=now)
+
+
+def submit_clean_leads(cleaned: Sequence[CleanLead], *, actor: Actor, now: datetime) -> list[Submitted]:
+    """submit_leads for leads already through clean_lead and check_received_at (an import
+    checks every row of its file first, then routes them in chunks)."""
+    refusal = permissions.may_submit_lead(actor)
+    if refusal is not None:
+        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
     if not cleaned:
         return []
     label = actor.label

@@ -7,7 +7,7 @@ source,product_interest,requested_rep_email,received_at` (the contract's LeadInp
 
 The whole file is checked first: every bad row is reported with its line, column and
 reason, and a file with any bad row writes nothing. The checked leads are then routed in
-chunks of LEAD_CHUNK through `routing.services.batch_routing.submit_leads` (the batch
+chunks of LEAD_CHUNK through `routing.services.batch_routing.submit_clean_leads` (the batch
 router: a few dozen statements per chunk instead of a few dozen per lead), each chunk its
 own transaction, so live routing waits for one chunk at most (a chunk holds the
 distribution locks of its territories until it commits, as one submitted lead holds its
@@ -27,9 +27,9 @@ from typing import Any
 from leadowner.actors import Actor
 from leadowner.csvio import CsvRow, ImportFailed, ImportReport, Progress, RowError, check_refused, read_csv
 from leadowner.errors import ServiceErrors
-from routing.enrich import LeadData, clean_lead
+from routing.enrich import CleanLead, LeadData, clean_lead
 from routing.models import LeadSource
-from routing.services.batch_routing import submit_leads
+from routing.services.batch_routing import submit_clean_leads
 from routing.services.imports import MAX_INT, parse_time
 from routing.services.leads import RECEIVED_AT_SLACK
 
@@ -92,7 +92,7 @@ def _source(value: str) -> str:
     return key
 
 
-def _parse_lead(row: CsvRow, errors: list[RowError], now: datetime) -> LeadData | None:
+def _parse_lead(row: CsvRow, errors: list[RowError], now: datetime) -> CleanLead | None:
     """The row as a submitted lead, checked as submitLead checks one (every problem reported)."""
     v = row.values
     problems: list[tuple[str, str]] = []
@@ -127,8 +127,9 @@ def _parse_lead(row: CsvRow, errors: list[RowError], now: datetime) -> LeadData 
     received_at = values.get("received_at")
     if received_at is not None and received_at > now + RECEIVED_AT_SLACK:
         problems.append(("received_at", "is in the future"))
+    clean = None
     try:
-        clean_lead(data)
+        clean = clean_lead(data)
     except ServiceErrors as exc:
         known = {column for column, _m in problems}
         for error in exc.errors:
@@ -138,7 +139,7 @@ def _parse_lead(row: CsvRow, errors: list[RowError], now: datetime) -> LeadData 
     if problems:
         errors.extend(RowError(row.line, column, message) for column, message in problems)
         return None
-    return data
+    return clean
 
 
 def import_leads(
@@ -153,7 +154,7 @@ def import_leads(
     table = read_csv(data, columns=LEADS_COLUMNS, numeric=LEADS_NUMERIC)
     errors = list(table.errors)
     check_refused(table.partial, lambda row, found: _parse_lead(row, found, now), errors)
-    leads: list[LeadData] = []
+    leads: list[CleanLead] = []
     total = len(table.rows)
     for done, row in enumerate(table.rows, 1):
         parsed = _parse_lead(row, errors, now)
@@ -167,7 +168,7 @@ def import_leads(
     report = LeadImportReport()
     who = Actor.system_actor(actor)
     for start in range(0, len(leads), chunk):
-        for submitted in submit_leads(leads=leads[start : start + chunk], actor=who, now=now):
+        for submitted in submit_clean_leads(leads[start : start + chunk], actor=who, now=now):
             if submitted.attached:
                 report.unchanged += 1
             else:
