@@ -4,9 +4,9 @@ The bulk twin of `routing.services.ownership.set_owner` for departures and rebal
 in the caller's transaction it locks the current ownership rows it was given, keeps
 only those still current (and still held by the expected rep), ends them with one
 `UPDATE ... WHERE id IN (...) AND ended_at IS NULL`, and inserts the new owners and one
-OwnershipChange per record with `bulk_create`. A row changed by someone else since the
-caller chose it is left alone and reported, never overwritten: a second run of the same
-job finds nothing left to move.
+OwnershipChange per record (COPY on PostgreSQL: leadowner.bulk_sql.insert_objects). A
+row changed by someone else since the caller chose it is left alone and reported, never
+overwritten: a second run of the same job finds nothing left to move.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from leadowner.bulk_sql import insert_objects
 from routing.models import Ownership, OwnershipChange
 
 
@@ -100,6 +101,6 @@ def move_owners(
             applied.append(
                 Moved(move=move, account_id=row.account_id, lead_id=row.lead_id, role=row.role, from_rep_id=row.rep_id)
             )
-        Ownership.objects.bulk_create(new_owners, batch_size=1000)
-        OwnershipChange.objects.bulk_create(history, batch_size=1000)
+        insert_objects(new_owners)
+        insert_objects(history)
     return applied
