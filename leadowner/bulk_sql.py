@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Field, Model
 
 
@@ -130,12 +130,43 @@ def insert_objects(objs: Sequence[Model]) -> None:
     if connection.vendor != "postgresql":
         model._default_manager.bulk_create(objs, batch_size=_BATCH)  # type: ignore[attr-defined]
         return
+    # Columns whose Python value the driver takes as it is are read straight off the instance;
+    # the rest (auto_now, JSON, anything else) go through the field as Django's INSERT does.
+    plain = [_takes_as_is(f) for f in fields]
+    related = [f for f in fields if f.is_relation]
     rows = []
     for obj in objs:
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
-        rows.append([f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields])
+        if any(getattr(obj, f.attname) is None for f in related):  # an instance saved meanwhile
+            obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+        rows.append(
+            [
+                getattr(obj, f.attname) if as_is else f.get_db_prep_save(f.pre_save(obj, add=True), connection)
+                for f, as_is in zip(fields, plain, strict=True)
+            ]
+        )
     ids = insert_rows(model, [f.attname for f in fields], rows, returning_ids=True)
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+_AS_IS = (
+    models.IntegerField,
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.DecimalField,
+    models.FloatField,
+    models.DateField,  # and DateTimeField: aware datetimes (USE_TZ) go to the driver as they are
+    models.ForeignKey,  # the related id (every key here is an integer)
+)
+
+
+def _takes_as_is(field: Field[Any, Any]) -> bool:
+    """Whether the driver takes this field's Python value as Django's INSERT would send it."""
+    if isinstance(field, models.DateField) and (field.auto_now or field.auto_now_add):
+        return False
+    return (isinstance(field, _AS_IS) and type(field).get_db_prep_save is Field.get_db_prep_save) or isinstance(
+        field, models.ForeignKey
+    )
