@@ -25,6 +25,9 @@ from territories.matching import Facts, fold_city
 US_OUTLYING_AREAS = frozenset({"AS", "GU", "MP", "PR", "UM", "VI"})
 
 # Column sizes of routing.models.Lead, checked here so a long value is an INVALID, not a 500.
+MAX_EMAIL = 254
+# A receivedAt before this is a typo (and dates near year 1 overflow the duplicate window).
+EARLIEST_YEAR = 1970
 _MAX_LENGTHS = {
     "name": 200,
     "title": 200,
@@ -157,12 +160,17 @@ def clean_lead(data: LeadData, *, field_prefix: str = "") -> CleanLead:
         errors.append(ServiceError(ErrorCode.INVALID, message, f"{field_prefix}{name}"))
 
     email = (data.email or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        bad("email", f"{data.email!r} is not an email address")
+    if len(email) > MAX_EMAIL:  # the validator allows up to 320
+        bad("email", f"email is longer than {MAX_EMAIL} characters")
+    else:
+        try:
+            validate_email(email)
+        except ValidationError:
+            bad("email", f"{data.email!r} is not an email address")
     requested = (data.requested_rep_email or "").strip().lower()
-    if requested:
+    if len(requested) > MAX_EMAIL:
+        bad("requestedRepEmail", f"requested rep email is longer than {MAX_EMAIL} characters")
+    elif requested:
         try:
             validate_email(requested)
         except ValidationError:
@@ -171,12 +179,17 @@ def clean_lead(data: LeadData, *, field_prefix: str = "") -> CleanLead:
     for key, limit in _MAX_LENGTHS.items():
         if len(texts[key]) > limit:
             bad(_camel(key), f"{key.replace('_', ' ')} is longer than {limit} characters")
+    normalized = normalize_company(texts["company"]) if len(texts["company"]) <= _MAX_LENGTHS["company"] else ""
+    if len(normalized) > _MAX_LENGTHS["company"]:  # normalising can lengthen it: "ß" -> "ss"
+        bad("company", f"company is longer than {_MAX_LENGTHS['company']} characters once normalised")
     if data.employees is not None and (isinstance(data.employees, bool) or data.employees < 0):
         bad("employees", "employees must be zero or more")
     if data.source not in LeadSource.values:
         bad("source", f"unknown source {data.source!r}; one of {', '.join(LeadSource.values)}")
     if data.received_at is not None and data.received_at.tzinfo is None:
         bad("receivedAt", "receivedAt needs a time zone offset")
+    elif data.received_at is not None and data.received_at.year < EARLIEST_YEAR:
+        bad("receivedAt", f"receivedAt is before {EARLIEST_YEAR}")
     country, subdivision, notes, problems = resolve_location(_text(data.country), _text(data.subdivision))
     for name, message in problems:
         bad(name, message)
@@ -186,7 +199,6 @@ def clean_lead(data: LeadData, *, field_prefix: str = "") -> CleanLead:
     domain = email_domain(email)
     company_dom = company_domain(email)
     company = texts["company"]
-    normalized = normalize_company(company)
     lines = [f"normalise: {line}" for line in notes]
     if domain and not company_dom:
         lines.insert(0, f"normalise: {domain} is a free-mail provider: the email names no company")

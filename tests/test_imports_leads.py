@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from leadowner.actors import Actor
 from leadowner.csvio import ImportFailed
+from leadowner.errors import ServiceError
 from routing.models import Lead, Ownership, OwnershipChange
 from routing.services.lead_imports import import_leads
 from routing.services.leads import LeadData, submit_lead
@@ -137,3 +138,51 @@ def test_the_command_prints_the_report_and_every_bad_row(world, tmp_path):
     with pytest.raises(CommandError, match="1 error, nothing was imported"):
         call_command("import_leads", str(bad), "--no-progress", stderr=err)
     assert "line 2: email: 'nope' is not an email address" in err.getvalue()
+
+
+def test_values_the_columns_cannot_hold_are_reported_not_written(world):
+    long_email = "a" * 250 + "@ibm.com"
+    data = (
+        HEADER
+        + f"{long_email},,,,,,,,,,,,,\n"
+        + "ok@ibm.com,,,{},,,,,,,,,,\n".format("ß" * 300)
+        + "old@ibm.com,,,,,,,,,,,,,0001-01-01\n"
+        + "rep@ibm.com,,,,,,,,,,,,{},\n".format("r" * 250 + "@example.com")
+    )
+    with pytest.raises(ImportFailed) as caught:
+        import_leads(data, now=NOW)
+    assert [(e.line, e.column) for e in caught.value.errors] == [
+        (2, "email"),
+        (3, "company"),
+        (4, "received_at"),
+        (5, "requested_rep_email"),
+    ]
+    assert "once normalised" in caught.value.errors[1].message
+    assert not Lead.objects.exists()
+
+
+def test_a_chunk_that_fails_to_write_names_the_line_it_stopped_at(world, monkeypatch):
+    from django.db import DatabaseError
+
+    from routing.services import lead_imports
+
+    real = lead_imports.submit_clean_leads
+    calls = []
+
+    def second_chunk_fails(leads, **kwargs):
+        calls.append(len(leads))
+        if len(calls) == 2:
+            raise DatabaseError("server closed the connection unexpectedly")
+        return real(leads, **kwargs)
+
+    monkeypatch.setattr(lead_imports, "submit_clean_leads", second_chunk_fails)
+    rows = "".join(f"p{i}@co{i}.example,,,Company {i},US,,,,,,,,,\n" for i in range(5))
+    with pytest.raises(ServiceError) as caught:
+        import_leads(HEADER + rows, now=NOW, chunk=2)
+    assert "routing stopped at line 4 (server closed the connection unexpectedly); the 2 leads before" in (
+        caught.value.message
+    )
+    assert Lead.objects.count() == 2
+    monkeypatch.setattr(lead_imports, "submit_clean_leads", real)
+    again = import_leads(HEADER + rows, now=NOW + timedelta(minutes=1), chunk=2)
+    assert (again.created, again.unchanged) == (3, 2)

@@ -14,7 +14,8 @@ distribution locks of its territories until it commits, as one submitted lead ho
 territory's). A lead repeating the email of an earlier lead within the duplicate window,
 in the file or already stored, attaches to it as `submitLead` does, so loading the same
 file again attaches its leads (for a file without `received_at`, when loaded again within
-the window): nothing is routed twice.
+the window): nothing is routed twice. Should writing a chunk fail after the check (a lost
+connection), the error names the line it stopped at; the chunks before it stay routed.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db import DatabaseError
+
 from leadowner.actors import Actor
 from leadowner.csvio import CsvRow, ImportFailed, ImportReport, Progress, RowError, check_refused, read_csv
-from leadowner.errors import ServiceErrors
+from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
 from routing.enrich import CleanLead, LeadData, clean_lead
 from routing.models import LeadSource
 from routing.services.batch_routing import submit_clean_leads
@@ -155,11 +158,13 @@ def import_leads(
     errors = list(table.errors)
     check_refused(table.partial, lambda row, found: _parse_lead(row, found, now), errors)
     leads: list[CleanLead] = []
+    lines: list[int] = []  # each lead's line in the file
     total = len(table.rows)
     for done, row in enumerate(table.rows, 1):
         parsed = _parse_lead(row, errors, now)
         if parsed is not None:
             leads.append(parsed)
+            lines.append(row.line)
         if progress is not None and (done % 1000 == 0 or done == total):
             progress("checking", done, total)
     if errors:
@@ -168,7 +173,19 @@ def import_leads(
     report = LeadImportReport()
     who = Actor.system_actor(actor)
     for start in range(0, len(leads), chunk):
-        for submitted in submit_clean_leads(leads[start : start + chunk], actor=who, now=now):
+        try:
+            submitted_chunk = submit_clean_leads(leads[start : start + chunk], actor=who, now=now)
+        except (ServiceError, DatabaseError) as exc:
+            # The check passed, but writing a chunk failed (a lost connection, a constraint):
+            # the chunks before it are routed and stay; say where it stopped.
+            reason = exc.message if isinstance(exc, ServiceError) else str(exc).splitlines()[0]
+            raise ServiceError(
+                exc.code if isinstance(exc, ServiceError) else ErrorCode.INVALID,
+                f"{LEADS_FILENAME}: routing stopped at line {lines[start]} ({reason}); the {start} leads before "
+                "it are routed. Load the file again to route the rest: within the duplicate window the leads "
+                "already routed attach as repeats of themselves (give received_at to make that certain)",
+            ) from exc
+        for submitted in submitted_chunk:
             if submitted.attached:
                 report.unchanged += 1
             else:
