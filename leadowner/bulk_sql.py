@@ -10,6 +10,8 @@ embedded default, where sweeps are small) it falls back to `bulk_update`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
@@ -78,6 +80,9 @@ def _update_rowwise(
 
 
 _BATCH = 2000
+# Fewer rows than this go in one INSERT (COPY takes two statements: the ids, then the rows).
+_COPY_FROM = 20
+_PLAIN_TYPES = frozenset({int, str, bool, float, Decimal, date, datetime})
 
 
 def insert_rows(
@@ -127,23 +132,25 @@ def insert_objects(objs: Sequence[Model]) -> None:
         return
     model = type(objs[0])
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or len(objs) < _COPY_FROM:
         model._default_manager.bulk_create(objs, batch_size=_BATCH)  # type: ignore[attr-defined]
         return
-    # Columns whose Python value the driver takes as it is are read straight off the instance;
-    # the rest (auto_now, JSON, anything else) go through the field as Django's INSERT does.
+    # Values of plain types in columns that send them unchanged are read straight off the
+    # instance; anything else (auto_now, JSON, a lazy string, a naive datetime, an enum
+    # member) goes through the field as Django's INSERT sends it.
     plain = [_takes_as_is(f) for f in fields]
-    related = [f for f in fields if f.is_relation]
     rows = []
     for obj in objs:
-        if any(getattr(obj, f.attname) is None for f in related):  # an instance saved meanwhile
-            obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
-        rows.append(
-            [
-                getattr(obj, f.attname) if as_is else f.get_db_prep_save(f.pre_save(obj, add=True), connection)
-                for f, as_is in zip(fields, plain, strict=True)
-            ]
-        )
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+        row = []
+        for f, as_is in zip(fields, plain, strict=True):
+            value = getattr(obj, f.attname)
+            if not (as_is and (value is None or type(value) in _PLAIN_TYPES)) or (
+                type(value) is datetime and value.tzinfo is None
+            ):
+                value = f.get_db_prep_save(f.pre_save(obj, add=True), connection)
+            row.append(value)
+        rows.append(row)
     ids = insert_rows(model, [f.attname for f in fields], rows, returning_ids=True)
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk

@@ -10,12 +10,13 @@ from django.db import IntegrityError, transaction
 
 from leadowner.bulk_sql import insert_objects
 from leadowner.models import Notification
-from routing.models import Lead, Opportunity, Ownership, OwnershipChange
+from routing.models import Lead, LeadSource, Opportunity, Ownership, OwnershipChange
 from tests.factories import AccountFactory, RepFactory
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+N = 25  # rows per insert: above insert_objects' COPY threshold
 
 
 def _lead(email: str) -> Lead:
@@ -38,25 +39,30 @@ def _row(obj: object, *, without: tuple[str, ...] = ("id", "created_at")) -> dic
 
 
 def test_inserted_rows_are_the_rows_bulk_create_writes():
-    copied, created = _lead("copy@acme.example"), _lead("orm@acme.example")
-    insert_objects([copied])
-    Lead.objects.bulk_create([created])
-    assert copied.pk is not None and not copied._state.adding
-    assert {**_row(copied), "email": "x"} == {**_row(created), "email": "x"}
-    assert Lead.objects.get(pk=copied.pk).created_at is not None  # auto_now_add filled
+    copied = [_lead(f"copy{i}@acme.example") for i in range(N)]  # enough to go by COPY
+    copied[0].source = LeadSource.REFERRAL  # an enum member, not a plain str: prepared by its field
+    created = [_lead(f"orm{i}@acme.example") for i in range(N)]
+    created[0].source = LeadSource.REFERRAL
+    insert_objects(copied)
+    Lead.objects.bulk_create(created)
+    assert all(c.pk is not None and not c._state.adding for c in copied)
+    for mine, theirs in zip(copied, created, strict=True):
+        assert {**_row(mine), "email": "x"} == {**_row(theirs), "email": "x"}
+    assert Lead.objects.get(pk=copied[0].pk).source == "REFERRAL"
+    assert Lead.objects.get(pk=copied[0].pk).created_at is not None  # auto_now_add filled
     account, rep = AccountFactory(), RepFactory()
     opportunities = [
         Opportunity(account=account, name=f"Deal {i}", owner=rep, amount=Decimal("1200.50"), created_at=NOW)
-        for i in range(2)
+        for i in range(2 * N)
     ]
-    insert_objects(opportunities[:1])
-    Opportunity.objects.bulk_create(opportunities[1:])
-    assert {**_row(opportunities[0]), "name": "x"} == {**_row(opportunities[1]), "name": "x"}
+    insert_objects(opportunities[:N])
+    Opportunity.objects.bulk_create(opportunities[N:])
+    assert {**_row(opportunities[0]), "name": "x"} == {**_row(opportunities[N]), "name": "x"}
 
 
 def test_foreign_keys_to_instances_saved_meanwhile_are_taken_up():
     rep = RepFactory()
-    leads = [_lead(f"l{i}@acme.example") for i in range(3)]
+    leads = [_lead(f"l{i}@acme.example") for i in range(N)]
     owners = [Ownership(lead=lead, role="SALES", rep=rep, reason="TERRITORY", since=NOW) for lead in leads]
     history = [OwnershipChange(at=NOW, lead=lead, role="SALES", to_rep=rep, step="TERRITORY") for lead in leads]
     notes = [
@@ -67,16 +73,19 @@ def test_foreign_keys_to_instances_saved_meanwhile_are_taken_up():
         insert_objects(batch)
     assert [o.lead_id for o in owners] == [lead.pk for lead in leads]
     assert sorted(Ownership.objects.values_list("lead_id", flat=True)) == sorted(lead.pk for lead in leads)
-    assert OwnershipChange.objects.filter(lead__in=leads).count() == 3
-    assert Notification.objects.filter(lead__in=leads, recipient_rep=rep).count() == 3
+    assert OwnershipChange.objects.filter(lead__in=leads).count() == N
+    assert Notification.objects.filter(lead__in=leads, recipient_rep=rep).count() == N
 
 
 def test_a_second_current_owner_raises_djangos_integrity_error_and_writes_nothing():
-    lead = _lead("dup@acme.example")
-    insert_objects([lead])
+    leads = [_lead(f"dup{i}@acme.example") for i in range(N)]
+    insert_objects(leads)
     rep, other = RepFactory(), RepFactory()
-    insert_objects([Ownership(lead=lead, role="SALES", rep=rep, reason="TERRITORY", since=NOW)])
-    with pytest.raises(IntegrityError), transaction.atomic():
-        insert_objects([Ownership(lead=lead, role="SALES", rep=other, reason="TERRITORY", since=NOW)])
-    assert list(Ownership.objects.filter(lead=lead).values_list("rep_id", flat=True)) == [rep.pk]
+    insert_objects([Ownership(lead=leads[0], role="SALES", rep=rep, reason="TERRITORY", since=NOW)])
+    with pytest.raises(IntegrityError), transaction.atomic():  # the last of N rows is a second owner
+        insert_objects(
+            [Ownership(lead=lead, role="SALES", rep=other, reason="TERRITORY", since=NOW) for lead in leads[1:]]
+            + [Ownership(lead=leads[0], role="SALES", rep=other, reason="TERRITORY", since=NOW)]
+        )
+    assert list(Ownership.objects.values_list("lead_id", "rep_id")) == [(leads[0].pk, rep.pk)]
     insert_objects([])  # nothing to do

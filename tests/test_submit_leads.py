@@ -102,7 +102,7 @@ def _state(results: list[tuple[int, bool, dict[str, Any]]], last_change: int) ->
     return {
         "answers": [(at(lead_id), attached, decision(d)) for lead_id, attached, d in results],
         "leads": sorted(
-            (at(row["id"]), decision(row["decision"]), *(row[f] for f in fields[1:]))
+            (at(row["id"]), decision(row["decision"]), *(row[f] for f in fields))
             for row in Lead.objects.filter(pk__in=where).values("id", "decision", *fields)
         ),
         "owners": sorted(
