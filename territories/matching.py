@@ -321,8 +321,8 @@ def find_territory(
     `chains` (each territory's chain of parents, by id: territory_chains) and `compiled`
     (each territory's criteria parsed once, by id: compile_criteria) save working them out
     again for every lead or account of a bulk placement. `index` (a TerritoryIndex of these
-    territories) gives both, and unless every miss is to be explained, checks only the
-    territories the facts' country admits.
+    territories, which it then reads instead of `territories`) gives both, and unless every
+    miss is to be explained, checks only the territories the facts' country admits.
     """
     if index is not None:
         items = index.candidates(facts) if not (explain and misses) else index.items
