@@ -259,3 +259,28 @@ def test_a_territory_instance_reads_its_members_once_as_a_prefetch_would(django_
     fresh = Territory.objects.get(pk=territory.pk)
     with django_assert_num_queries(1):  # a fresh instance reads them again
         assert [m.rep for m in _members(fresh)] == reps
+
+
+@pytest.mark.django_db
+def test_a_batch_preloads_only_the_loads_that_decide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting a rep's open leads is the costliest read of routing: a batch reads it for every
+    member of a load-balanced territory and for members with a capacity, as one lead does."""
+    from django.db import transaction
+
+    from routing import distribution
+
+    rule_set = RuleSetFactory(status="PUBLISHED")
+    round_robin = TerritoryFactory(rule_set=rule_set, name="RR", distribution="ROUND_ROBIN")
+    free = _member(round_robin, 0, capacity=None)
+    capped = _member(round_robin, 1, capacity=5)
+    balanced = TerritoryFactory(rule_set=rule_set, name="LB", distribution="LOAD_BALANCED")
+    light = _member(balanced, 0, capacity=None)
+    asked: list[int] = []
+    real = distribution.open_loads
+    monkeypatch.setattr(distribution, "open_loads", lambda ids: asked.extend(ids) or real(ids))
+    counters = distribution.BatchCounters()
+    with transaction.atomic():
+        counters.lock_all(["RR", "LB"])
+        counters.preload([round_robin, balanced])
+    assert sorted(asked) == sorted([capped.rep_id, light.rep_id])
+    assert free.rep_id not in asked
