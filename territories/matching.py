@@ -281,6 +281,7 @@ class TerritoryIndex:
         self.by_id = {t.pk: t for t in self.items}
         self.chains = {t.pk: _chain(t, self.by_id) for t in self.items}
         self.compiled = {t.pk: compiled_criteria(t) for t in self.items}
+        self.specificity = {t.pk: territory_specificity(t, self.by_id) for t in self.items}
         anywhere: list[int] = []  # positions of territories no country constrains
         by_country: dict[str, list[int]] = {}
         for position, t in enumerate(self.items):
@@ -338,7 +339,8 @@ def find_territory(
         chain = chains[t.pk] if chains is not None else _chain(t, by_id)
         failed = next((c for c in chain if not compiled[c.pk].match(facts)), None)
         if failed is None:
-            matches.append((territory_specificity(t, by_id), t.priority, t, chain))
+            spec = index.specificity[t.pk] if index is not None else territory_specificity(t, by_id)
+            matches.append((spec, t.priority, t, chain))
         elif not (explain and misses):
             continue
         elif failed is t:
