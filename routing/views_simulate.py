@@ -20,27 +20,14 @@ from leadowner.console import manager_required, render_page
 from leadowner.csvio import RowError, decode, read_csv
 from routing.models import LeadSource
 from routing.selectors.console import RowProblem, SampleRow, draft_rule_sets, simulate_side_by_side
+from routing.services.lead_imports import LEADS_COLUMNS
 from routing.services.leads import LeadData
 from routing.views_common import parse_int
 from territories.models import RuleSet, RuleSetStatus
 
 TEMPLATE = "routing/simulate.html"
-# The contract's LeadInput fields in snake_case (receivedAt aside: a simulation runs now).
-SAMPLE_COLUMNS = (
-    "email",
-    "name",
-    "title",
-    "company",
-    "country",
-    "subdivision",
-    "city",
-    "postal_code",
-    "industry",
-    "employees",
-    "source",
-    "product_interest",
-    "requested_rep_email",
-)
+# The contract's LeadInput fields in snake_case, as leads.csv has them (receivedAt aside: a simulation runs now).
+SAMPLE_COLUMNS = tuple(c for c in LEADS_COLUMNS if c != "received_at")
 MAX_ROWS = 500
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 

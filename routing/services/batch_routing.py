@@ -36,11 +36,11 @@ from django.db import IntegrityError, connection, transaction
 from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.bulk_sql import insert_objects, update_from_values
-from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
+from leadowner.errors import ErrorCode, ServiceError
 from routing.decision import MatchResult, RoutingDecision
 from routing.distribution import BatchCounters
 from routing.engine import match, routing_territories, run
-from routing.enrich import CleanLead, LeadData, clean_lead, enrich
+from routing.enrich import CleanLead, LeadData, enrich
 from routing.matching import BatchMatchReads
 from routing.models import OPEN_LEAD_STAGES, Lead, OwnerRole, Ownership, OwnershipChange
 from routing.reads import BatchLead, BatchReads
@@ -48,8 +48,8 @@ from routing.services.leads import (
     EMAIL_LOCK_SPACE,
     ROUTING_ACTOR,
     attached_decision,
-    check_received_at,
     clean_from_lead,
+    clean_leads,
     email_lock_key,
     kept_match,
     new_lead,
@@ -260,18 +260,7 @@ def submit_leads(
     refusal = permissions.may_submit_lead(actor)
     if refusal is not None:
         raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
-    errors: list[ServiceError] = []
-    cleaned: list[CleanLead] = []
-    for i, data in enumerate(leads):
-        try:
-            clean = clean_lead(data, field_prefix=f"{field_prefix}{i}.")
-            check_received_at(clean, now, field=f"{field_prefix}{i}.receivedAt")
-            cleaned.append(clean)
-        except ServiceErrors as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise ServiceErrors(errors)
-    return submit_clean_leads(cleaned, actor=actor, now=now)
+    return submit_clean_leads(clean_leads(leads, now=now, field_prefix=field_prefix), actor=actor, now=now)
 
 
 def submit_clean_leads(cleaned: Sequence[CleanLead], *, actor: Actor, now: datetime) -> list[Submitted]:

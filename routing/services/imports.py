@@ -114,7 +114,8 @@ def _text(value: str, max_length: int, *, required: bool = False) -> str:
     return value
 
 
-def _whole(value: str, maximum: int) -> int | None:
+def whole_number(value: str, maximum: int) -> int | None:
+    """A cell's whole number of 0 or more, None when empty, or ValueError with the reason."""
     if not value:
         return None
     if not value.isdigit() or not value.isascii():
@@ -141,7 +142,8 @@ def _flag(value: str) -> bool:
     raise ValueError(f"{value!r} must be true or false")
 
 
-def _choice(value: str, choices: Iterable[str], default: str) -> str:
+def choice_of(value: str, choices: Iterable[str], default: str) -> str:
+    """A cell's choice (any case; empty: `default`), or ValueError listing the choices."""
     options = list(choices)
     key = value.upper()
     if not key:
@@ -240,9 +242,9 @@ def _parse_account(row: CsvRow, errors: list[RowError]) -> _AccountRow | None:
     city = check("city", _text, 120)
     postal_code = check("postal_code", _text, 20)
     industry = check("industry", _text, 120)
-    employees = check("employees", _whole, MAX_INT)
-    annual_revenue = check("annual_revenue", _whole, MAX_BIGINT)
-    account_type = check("type", _choice, _ACCOUNT_TYPES, AccountType.PROSPECT)
+    employees = check("employees", whole_number, MAX_INT)
+    annual_revenue = check("annual_revenue", whole_number, MAX_BIGINT)
+    account_type = check("type", choice_of, _ACCOUNT_TYPES, AccountType.PROSPECT)
     named = check("named_account", _flag)
     owners: dict[str, str] = {}
     for column, role in OWNER_COLUMNS.items():
@@ -717,7 +719,7 @@ def _parse_opportunity(row: CsvRow, errors: list[RowError]) -> _OpportunityRow |
         ("account", clean_domain),
         ("name", lambda s: _text(s, 300, required=True)),
         ("owner", _email),
-        ("status", lambda s: _choice(s, _OPPORTUNITY_STATUSES, OpportunityStatus.OPEN)),
+        ("status", lambda s: choice_of(s, _OPPORTUNITY_STATUSES, OpportunityStatus.OPEN)),
         ("amount", _amount),
         ("created_at", parse_time),
     ):

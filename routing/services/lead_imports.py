@@ -33,7 +33,7 @@ from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
 from routing.enrich import CleanLead, LeadData, clean_lead
 from routing.models import LeadSource
 from routing.services.batch_routing import submit_clean_leads
-from routing.services.imports import MAX_INT, parse_time
+from routing.services.imports import MAX_INT, choice_of, parse_time, whole_number
 from routing.services.leads import RECEIVED_AT_SLACK
 
 LEADS_FILENAME = "leads.csv"
@@ -75,34 +75,14 @@ class LeadImportReport(ImportReport):
         return f"{routed}, {self.unchanged} attached to an earlier lead with the same email"
 
 
-def _employees(value: str) -> int | None:
-    if not value:
-        return None
-    if not value.isascii() or not value.isdigit():
-        raise ValueError(f"{value!r} is not a whole number of 0 or more")
-    number = int(value)
-    if number > MAX_INT:
-        raise ValueError(f"{number} is too large")
-    return number
-
-
-def _source(value: str) -> str:
-    key = value.upper()
-    if not key:
-        return LeadSource.IMPORT
-    if key not in LeadSource.values:
-        raise ValueError(f"{value!r} is not one of {', '.join(v.lower() for v in LeadSource.values)}")
-    return key
-
-
 def _parse_lead(row: CsvRow, errors: list[RowError], now: datetime) -> CleanLead | None:
     """The row as a submitted lead, checked as submitLead checks one (every problem reported)."""
     v = row.values
     problems: list[tuple[str, str]] = []
     values: dict[str, Any] = {}
     for column, parse in (
-        ("employees", _employees),
-        ("source", _source),
+        ("employees", lambda s: whole_number(s, MAX_INT)),
+        ("source", lambda s: choice_of(s, LeadSource.values, LeadSource.IMPORT)),
         ("received_at", lambda s: parse_time(s) if s else None),
     ):
         try:

@@ -11,7 +11,7 @@ other.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -258,6 +258,23 @@ def route_lead(*, lead: Lead, actor: Actor, now: datetime, exclude_rep_ids: Coll
     return outcome.decision
 
 
+def clean_leads(leads: Sequence[LeadData], *, now: datetime, field_prefix: str = "leads.") -> list[CleanLead]:
+    """clean_lead and the receivedAt check for every lead of a batch: every problem of every
+    lead at once (ServiceErrors, fields `leads.<i>.<field>`), or the cleaned leads in order."""
+    errors: list[ServiceError] = []
+    cleaned: list[CleanLead] = []
+    for i, data in enumerate(leads):
+        try:
+            clean = clean_lead(data, field_prefix=f"{field_prefix}{i}.")
+            check_received_at(clean, now, field=f"{field_prefix}{i}.receivedAt")
+            cleaned.append(clean)
+        except ServiceErrors as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ServiceErrors(errors)
+    return cleaned
+
+
 def simulate_routing(*, leads: list[LeadData], rule_set: RuleSet | None, now: datetime) -> list[RoutingDecision]:
     """What routing would decide for these leads, in order, writing nothing at all.
 
@@ -266,17 +283,7 @@ def simulate_routing(*, leads: list[LeadData], rule_set: RuleSet | None, now: da
     would cause; a lead repeating an email (of the batch, or stored within the
     duplicate window) shows the decision it would attach to.
     """
-    errors: list[ServiceError] = []
-    cleaned: list[CleanLead] = []
-    for i, data in enumerate(leads):
-        try:
-            clean = clean_lead(data, field_prefix=f"leads.{i}.")
-            check_received_at(clean, now, field=f"leads.{i}.receivedAt")
-            cleaned.append(clean)
-        except ServiceErrors as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise ServiceErrors(errors)
+    cleaned = clean_leads(leads, now=now)
     if rule_set is None:
         rule_set = published_rule_set()
     policy = policy_of(rule_set)
