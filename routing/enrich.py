@@ -9,7 +9,7 @@ did in plain words, for the decision's trace.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pycountry
 from django.core.exceptions import ValidationError
@@ -28,6 +28,8 @@ US_OUTLYING_AREAS = frozenset({"AS", "GU", "MP", "PR", "UM", "VI"})
 MAX_EMAIL = 254
 # A receivedAt before this is a typo (and dates near year 1 overflow the duplicate window).
 EARLIEST_YEAR = 1970
+# How far ahead of the server's clock a receivedAt may be (a client's clock runs a little fast).
+RECEIVED_AT_SLACK = timedelta(minutes=5)
 _MAX_LENGTHS = {
     "name": 200,
     "title": 200,
@@ -152,8 +154,8 @@ def resolve_location(country: str, subdivision: str) -> tuple[str, str, list[str
     return code, sub, notes, problems
 
 
-def clean_lead(data: LeadData, *, field_prefix: str = "") -> CleanLead:
-    """Validate and normalise a submitted lead; every problem at once (ServiceErrors, code INVALID)."""
+def clean_lead(data: LeadData, *, now: datetime, field_prefix: str = "") -> CleanLead:
+    """Validate and normalise a lead submitted at `now`; every problem at once (ServiceErrors, code INVALID)."""
     errors: list[ServiceError] = []
 
     def bad(name: str, message: str) -> None:
@@ -190,6 +192,8 @@ def clean_lead(data: LeadData, *, field_prefix: str = "") -> CleanLead:
         bad("receivedAt", "receivedAt needs a time zone offset")
     elif data.received_at is not None and data.received_at.year < EARLIEST_YEAR:
         bad("receivedAt", f"receivedAt is before {EARLIEST_YEAR}")
+    elif data.received_at is not None and data.received_at > now + RECEIVED_AT_SLACK:
+        bad("receivedAt", "receivedAt is in the future")
     country, subdivision, notes, problems = resolve_location(_text(data.country), _text(data.subdivision))
     for name, message in problems:
         bad(name, message)

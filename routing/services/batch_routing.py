@@ -264,7 +264,7 @@ def submit_leads(
 
 
 def submit_clean_leads(cleaned: Sequence[CleanLead], *, actor: Actor, now: datetime) -> list[Submitted]:
-    """submit_leads for leads already through clean_lead and check_received_at (an import
+    """submit_leads for leads already through clean_lead (an import
     checks every row of its file first, then routes them in chunks)."""
     refusal = permissions.may_submit_lead(actor)
     if refusal is not None:

@@ -34,7 +34,6 @@ from routing.enrich import CleanLead, LeadData, clean_lead
 from routing.models import LeadSource
 from routing.services.batch_routing import submit_clean_leads
 from routing.services.imports import MAX_INT, choice_of, parse_time, whole_number
-from routing.services.leads import RECEIVED_AT_SLACK
 
 LEADS_FILENAME = "leads.csv"
 LEADS_ACTOR = "import: leads.csv"
@@ -107,12 +106,9 @@ def _parse_lead(row: CsvRow, errors: list[RowError], now: datetime) -> CleanLead
         requested_rep_email=v["requested_rep_email"],
         received_at=values.get("received_at"),
     )
-    received_at = values.get("received_at")
-    if received_at is not None and received_at > now + RECEIVED_AT_SLACK:
-        problems.append(("received_at", "is in the future"))
     clean = None
     try:
-        clean = clean_lead(data)
+        clean = clean_lead(data, now=now)
     except ServiceErrors as exc:
         known = {column for column, _m in problems}
         for error in exc.errors:

@@ -88,15 +88,6 @@ def attached_decision(existing: Lead, received_at: datetime) -> RoutingDecision:
     )
 
 
-# How far ahead of the server's clock a receivedAt may be (a client's clock runs a little fast).
-RECEIVED_AT_SLACK = timedelta(minutes=5)
-
-
-def check_received_at(lead: CleanLead, now: datetime, field: str = "receivedAt") -> None:
-    if lead.received_at is not None and lead.received_at > now + RECEIVED_AT_SLACK:
-        raise ServiceErrors([ServiceError(ErrorCode.INVALID, "receivedAt is in the future", field)])
-
-
 def _apply(lead: Lead, outcome: Outcome, *, actor: str, now: datetime, before: Ownership | None) -> None:
     """Write what the decision says: account, owner (with history), assignment time, the decision."""
     decision, choice = outcome.decision, outcome.choice
@@ -171,8 +162,7 @@ def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, R
     refusal = permissions.may_submit_lead(actor)
     if refusal is not None:
         raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
-    clean = clean_lead(data)
-    check_received_at(clean, now)
+    clean = clean_lead(data, now=now)
     received_at = clean.received_at or now
     with transaction.atomic():
         _serialize_email(clean.email)
@@ -259,15 +249,13 @@ def route_lead(*, lead: Lead, actor: Actor, now: datetime, exclude_rep_ids: Coll
 
 
 def clean_leads(leads: Sequence[LeadData], *, now: datetime, field_prefix: str = "leads.") -> list[CleanLead]:
-    """clean_lead and the receivedAt check for every lead of a batch: every problem of every
+    """clean_lead for every lead of a batch: every problem of every
     lead at once (ServiceErrors, fields `leads.<i>.<field>`), or the cleaned leads in order."""
     errors: list[ServiceError] = []
     cleaned: list[CleanLead] = []
     for i, data in enumerate(leads):
         try:
-            clean = clean_lead(data, field_prefix=f"{field_prefix}{i}.")
-            check_received_at(clean, now, field=f"{field_prefix}{i}.receivedAt")
-            cleaned.append(clean)
+            cleaned.append(clean_lead(data, now=now, field_prefix=f"{field_prefix}{i}."))
         except ServiceErrors as exc:
             errors.extend(exc.errors)
     if errors:
