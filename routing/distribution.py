@@ -250,6 +250,12 @@ _TERRITORY_MEMBERS = Prepared(
 )
 
 
+def load_decides(member: TerritoryMember, *, all_loads: bool) -> bool:
+    """Whether distribution reads this member's open load: every member's when the method
+    compares loads (`all_loads`: load balanced), else only a member with a capacity."""
+    return all_loads or member.rep.capacity is not None
+
+
 def _eligible(
     members: list[TerritoryMember], *, today: date, excluded: Collection[int], counters: Counters, all_loads: bool
 ) -> tuple[list[TerritoryMember], list[str], dict[int, int]]:
@@ -260,7 +266,7 @@ def _eligible(
     the open leads of a territory's members is the costliest read of a routing decision
     (a join over their every open lead).
     """
-    loads = counters.open_loads([m.rep_id for m in members if all_loads or m.rep.capacity is not None])
+    loads = counters.open_loads([m.rep_id for m in members if load_decides(m, all_loads=all_loads)])
     eligible, skipped = [], []
     for m in members:
         reason = unavailable_reason(m.rep, today=today, excluded=excluded, load=loads.get(m.rep_id, 0))
@@ -392,14 +398,13 @@ class BatchCounters(DurableCounters):
             members[member.territory_id].append(member)
         for pk, territory in by_id.items():
             keep_members(territory, members[pk])
-        # Only the loads that decide, as _eligible reads them: every member of a load-balanced
-        # territory, elsewhere members with a capacity. (Counting every member's open leads
-        # is the costliest read of routing: at 1M owners ~1 s a batch for 50 busy reps.)
+        # Only the loads that decide, as _eligible reads them. (Counting every member's open
+        # leads is the costliest read of routing: at 1M owners ~1 s a batch for 50 busy reps.)
         rep_ids = {
             m.rep_id
             for pk, group in members.items()
             for m in group
-            if by_id[pk].distribution == DistributionMethod.LOAD_BALANCED or m.rep.capacity is not None
+            if load_decides(m, all_loads=by_id[pk].distribution == DistributionMethod.LOAD_BALANCED)
         } - set(self._loads)
         self._loads.update(open_loads(sorted(rep_ids)))
         names = sorted({t.name for t in by_id.values()} - set(self._stored))
