@@ -21,7 +21,7 @@ from routing.hierarchy import Choice, Context, run_hierarchy
 from routing.matching import MatchReads, match_account
 from routing.models import Account, OwnerRole
 from routing.reads import Reads
-from territories.matching import CompiledCriteria, compile_criteria
+from territories.matching import CompiledCriteria, compile_criteria, keep_compiled
 from territories.models import RuleSet, RuleSetStatus, Territory
 from territories.policy import Policy
 from territories.selectors import policy_of
@@ -87,7 +87,7 @@ def routing_territories(rule_set: RuleSet | None) -> list[Territory]:
     ]
     by_id = {t.pk: t for t in territories}
     for t in territories:
-        t._compiled_criteria = (t.criteria, compiled[t.pk])  # type: ignore[attr-defined]  # see compiled_criteria
+        keep_compiled(t, compiled[t.pk])
         if t.parent_id is not None and t.parent_id in by_id:
             t.parent = by_id[t.parent_id]
     return territories

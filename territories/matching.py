@@ -185,14 +185,19 @@ def compiled_criteria(territory: TerritoryLike) -> CompiledCriteria:
     is the same object (assigning new criteria compiles again; the dict is never edited in
     place). Routing one lead reads the same territories for every lead (routing.engine keeps
     their values per process): this saves compiling 100 territories per lead."""
-    criteria = territory.criteria
     cached = getattr(territory, "_compiled_criteria", None)
-    if cached is not None and cached[0] is criteria:
+    if cached is not None and cached[0] is territory.criteria:
         return cached[1]  # type: ignore[no-any-return]
-    compiled = compile_criteria(criteria)
-    with suppress(AttributeError):  # a frozen stand-in (tests, previews) is compiled every time
-        territory._compiled_criteria = (criteria, compiled)  # type: ignore[attr-defined]
+    compiled = compile_criteria(territory.criteria)
+    keep_compiled(territory, compiled)
     return compiled
+
+
+def keep_compiled(territory: TerritoryLike, compiled: CompiledCriteria) -> None:
+    """Keep `compiled` (the territory's criteria compiled elsewhere, e.g. once per process) for
+    compiled_criteria, for as long as the territory's `criteria` is the same object."""
+    with suppress(AttributeError):  # a frozen stand-in (tests, previews) is compiled every time
+        territory._compiled_criteria = (territory.criteria, compiled)  # type: ignore[attr-defined]
 
 
 def criteria_match(criteria: dict[str, Any], facts: Facts) -> bool:
