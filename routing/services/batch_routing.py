@@ -33,7 +33,6 @@ from typing import TypeVar
 
 from django.db import IntegrityError, connection, transaction
 
-from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.bulk_sql import insert_objects, update_from_values
 from leadowner.errors import ErrorCode, ServiceError
@@ -51,6 +50,7 @@ from routing.services.leads import (
     clean_from_lead,
     clean_leads,
     email_lock_key,
+    ensure_may_submit,
     kept_match,
     new_lead,
     reroute_note,
@@ -257,18 +257,14 @@ def submit_leads(
     the order given (round robin turns as it would one by one). Keep batches to a few hundred
     leads: the territories the batch distributes in stay locked until it commits.
     """
-    refusal = permissions.may_submit_lead(actor)
-    if refusal is not None:
-        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
+    ensure_may_submit(actor)
     return submit_clean_leads(clean_leads(leads, now=now, field_prefix=field_prefix), actor=actor, now=now)
 
 
 def submit_clean_leads(cleaned: Sequence[CleanLead], *, actor: Actor, now: datetime) -> list[Submitted]:
     """submit_leads for leads already through clean_lead (an import
     checks every row of its file first, then routes them in chunks)."""
-    refusal = permissions.may_submit_lead(actor)
-    if refusal is not None:
-        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
+    ensure_may_submit(actor)
     if not cleaned:
         return []
     label = actor.label

@@ -130,6 +130,13 @@ def _apply(lead: Lead, outcome: Outcome, *, actor: str, now: datetime, before: O
     lead.save(update_fields=fields)
 
 
+def ensure_may_submit(actor: Actor) -> None:
+    """FORBIDDEN unless the actor may submit leads (one lead or a batch)."""
+    refusal = permissions.may_submit_lead(actor)
+    if refusal is not None:
+        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
+
+
 def new_lead(clean: CleanLead, received_at: datetime) -> Lead:
     """The lead row of a submitted lead, not saved yet."""
     return Lead(
@@ -159,9 +166,7 @@ def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, R
     repeat of the same email within the duplicate window returns the existing lead and
     its decision, with a trace line saying so, and writes nothing.
     """
-    refusal = permissions.may_submit_lead(actor)
-    if refusal is not None:
-        raise ServiceError(ErrorCode.FORBIDDEN, refusal.message, refusal.field)
+    ensure_may_submit(actor)
     clean = clean_lead(data, now=now)
     received_at = clean.received_at or now
     with transaction.atomic():
