@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -470,3 +472,44 @@ def test_the_migration_fills_first_assignment_from_the_history_else_assigned_at(
     # The book's stamps are its history's first assignments; a lead with neither history nor
     # assigned_at (L4) stays empty.
     assert dict(Lead.objects.values_list("pk", "first_assigned_at")) == expected
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_metrics_page_reads_its_figures_side_by_side_with_the_same_answers(
+    book: Book, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a transaction (as a served request) the page's parts run on connections of their own
+    (leadowner.concurrent_reads); the figures are those of the same page read one part after the other."""
+    from leadowner import concurrent_reads, views
+
+    user = User.objects.create_user(username="mia-side", password="x")
+    ManagerFactory(user=user)
+    browser = Client()
+    browser.force_login(user)
+    threads: set[str] = set()
+    build = views._build_metrics
+
+    def spied(slugs: tuple[str, ...], period: Period, now: datetime) -> dict[str, Any]:
+        threads.add(threading.current_thread().name)
+        return build(slugs, period, now)
+
+    monkeypatch.setattr(views, "_build_metrics", spied)
+    side_by_side = browser.get(reverse("console:metrics"), BOOK_DAYS)
+    assert side_by_side.status_code == 200
+    assert threads and all(name.startswith("side-by-side") for name in threads)
+
+    threads.clear()
+    monkeypatch.setattr(concurrent_reads, "side_by_side_possible", lambda: False)
+    in_turn = browser.get(reverse("console:metrics"), BOOK_DAYS)
+    assert threads == {threading.current_thread().name}
+
+    def figures(response: Any) -> dict[str, tuple[list[tuple[str, str]], list[tuple[Any, ...]]]]:
+        return {b.slug: (b.figures, b.rows) for b in response.context["blocks"]}
+
+    assert figures(side_by_side) == figures(in_turn)
+    assert figures(side_by_side)["time-to-assignment"][0] == [  # the book's figures, as the page above
+        ("Leads", "4"),
+        ("Median", "30 min"),
+        ("90th percentile", "10.0 h"),
+    ]
