@@ -231,7 +231,7 @@ def test_a_failure_while_writing_the_owner_leaves_no_lead_and_no_counter(
     def broken(*args: object, **kwargs: object) -> None:
         raise ServiceError(ErrorCode.CONFLICT, "simulated failure")
 
-    monkeypatch.setattr(leads_service, "set_owner", broken)
+    monkeypatch.setattr(leads_service, "first_owner", broken)  # what a new lead's owner is written with
     with pytest.raises(ServiceError):
         _route(now, country="US")
     assert not Lead.objects.exists()
@@ -336,3 +336,41 @@ def test_an_unbroken_territory_tie_is_flagged_in_the_trace_never_silently_picked
         "territory: AMBIGUOUS: 'US B' matches as specifically and with the same priority as 'US A'; "
         "took 'US A' (first in the file); fix the territory map"
     ) in decision.trace
+
+
+@pytest.mark.django_db
+def test_a_routed_new_lead_is_written_once_with_its_decision_and_its_first_owner(
+    now: datetime, world_map: RuleSet
+) -> None:
+    """One INSERT of the lead carrying its account, decision and assignment times; no UPDATE of
+    it, no read of a current owner it cannot have, no savepoint (routing.services.ownership.first_owner)."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        lead, decision = _route(now, country="PR")
+    statements = [q["sql"] for q in queries.captured_queries]
+    inserts = [i for i, s in enumerate(statements) if s.startswith('INSERT INTO "routing_lead"')]
+    assert len(inserts) == 1
+    assert not [s for s in statements if s.startswith('UPDATE "routing_lead"')]
+    # After the lead's INSERT: its owner and history, nothing else (no savepoint, no owner read).
+    assert [s.split(" (")[0] for s in statements[inserts[0] + 1 :] if not s.startswith("RELEASE SAVEPOINT")] == [
+        'INSERT INTO "routing_ownership"',
+        'INSERT INTO "routing_ownershipchange"',
+    ]
+    stored = Lead.objects.get(pk=lead.pk)
+    assert stored.assigned_at == stored.first_assigned_at == now
+    assert stored.decision == decision.to_json()  # type: ignore[attr-defined]
+    assert _owner_name(stored) == "Paz"
+    change = OwnershipChange.objects.get(lead=stored)
+    assert change.to_rep is not None and change.to_rep.name == "Paz" and change.from_rep is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_first_owner_is_only_for_a_record_inserted_in_the_callers_transaction(now: datetime) -> None:
+    from routing.services.ownership import Record, first_owner
+    from tests.factories import LeadFactory, RepFactory
+
+    lead, rep = LeadFactory(), RepFactory()
+    with pytest.raises(RuntimeError, match="inserted in the caller's transaction"):
+        first_owner(Record(lead=lead), role="SALES", rep=rep, step="TERRITORY", why="test", actor="t", now=now)
+    assert not Ownership.objects.exists()

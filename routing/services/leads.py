@@ -27,7 +27,7 @@ from routing.engine import Outcome, rule_set_territories, run
 from routing.enrich import CleanLead, LeadData, clean_lead
 from routing.models import DecisionStep, Lead, OwnerRole, Ownership
 from routing.normalize import company_domain
-from routing.services.ownership import Record, claim_unowned, current_owner, end_owner, set_owner
+from routing.services.ownership import Record, claim_unowned, current_owner, end_owner, first_owner, set_owner
 from territories.models import Rep, RepStatus, RuleSet, Territory, TerritoryMember
 from territories.policy import Policy
 from territories.selectors import policy_of, published_rule_set
@@ -176,12 +176,39 @@ def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, R
         existing = _duplicate_of(clean.email, received_at, policy)
         if existing is not None:
             return existing, attached_decision(existing, received_at)
-        lead = new_lead(clean, received_at)
-        lead.save(force_insert=True)
         lead_with_source = replace(clean, notes=(f"received: from {actor.label} ({clean.source})", *clean.notes))
         outcome = run(lead=lead_with_source, rule_set=rule_set, now=now, counters=DurableCounters())
-        _apply(lead, outcome, actor=ROUTING_ACTOR, now=now, before=None)
+        lead = _insert_routed(new_lead(clean, received_at), outcome, now=now)
     return lead, outcome.decision
+
+
+def _insert_routed(lead: Lead, outcome: Outcome, *, now: datetime) -> Lead:
+    """Write a new lead with its decision in one INSERT, then its first owner and history.
+
+    The decision reads nothing of the lead's own row (a new lead has no activity and no
+    owner yet), so routing first and inserting once saves the UPDATE, the current-owner
+    read and the savepoints `_apply` needs for a stored lead.
+    """
+    decision, choice = outcome.decision, outcome.choice
+    owned = choice.rep is not None or choice.partner is not None
+    lead.account = outcome.account
+    lead.decision = decision.to_json()
+    if owned:
+        lead.assigned_at = lead.first_assigned_at = now
+    lead.save(force_insert=True)
+    if owned:
+        first_owner(
+            Record(lead=lead),
+            role=OwnerRole.SALES,
+            rep=choice.rep,
+            partner=choice.partner,
+            step=decision.step,
+            why=decision.trace[-1] if decision.trace else decision.step,
+            actor=ROUTING_ACTOR,
+            now=now,
+            rule_set_version=decision.rule_set_version or None,
+        )
+    return lead
 
 
 def clean_from_lead(lead: Lead) -> CleanLead:

@@ -176,6 +176,53 @@ def set_owner(
         return ownership
 
 
+def first_owner(
+    record: Record,
+    *,
+    role: str,
+    rep: Rep | None = None,
+    partner: Partner | None = None,
+    step: str,
+    why: str,
+    actor: str,
+    now: datetime,
+    rule_set_version: int | None = None,
+) -> Ownership:
+    """The first owner of a record the caller's transaction has just inserted, with its history.
+
+    Nobody else can see the record before that transaction commits, so nobody can hold the
+    role: no read of the current owner and no savepoint for the race set_owner and
+    claim_unowned guard against (the partial unique index still refuses a second owner).
+    Stamping `first_assigned_at` is the caller's: it writes the lead with it (submit_lead).
+    """
+    if (rep is None) == (partner is None):
+        raise ValueError("an owner is exactly one of a rep or a partner")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("first_owner is for a record inserted in the caller's transaction")
+    ownership = Ownership.objects.create(
+        **record.filter,
+        role=role,
+        rep=rep,
+        partner=partner,
+        reason=step,
+        since=now,
+        rule_set_version=rule_set_version,
+    )
+    _history(
+        record,
+        role=role,
+        before=None,
+        rep=rep,
+        partner=partner,
+        step=step,
+        why=why,
+        actor=actor,
+        now=now,
+        rule_set_version=rule_set_version,
+    )
+    return ownership
+
+
 def claim_unowned(
     record: Record,
     *,
