@@ -8,11 +8,9 @@ submitting, re-routing and dry runs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from routing.decision import MatchResult, OwnerChoice, RoutingDecision
 from routing.distribution import Counters, DurableCounters
@@ -21,8 +19,8 @@ from routing.hierarchy import Choice, Context, run_hierarchy
 from routing.matching import MatchReads, match_account
 from routing.models import Account, OwnerRole
 from routing.reads import Reads
-from territories.matching import CompiledCriteria, compile_criteria, keep_compiled
-from territories.models import RuleSet, RuleSetStatus, Territory
+from routing.territory_map import one_lead_territories
+from territories.models import RuleSet, Territory
 from territories.policy import Policy
 from territories.selectors import policy_of
 
@@ -46,51 +44,6 @@ def rule_set_territories(rule_set: RuleSet | None) -> list[Territory]:
         .prefetch_related("memberships__rep")
         .order_by("position", "name")
     )
-
-
-# The territories of a rule set that is no longer a draft never change (drafts are edited in
-# place; publishing routes with the rule set as it is, a later map is a new version). Each
-# process keeps their column values, read once, keyed by the rule set's id, version and
-# creation time (a test database reusing an id gets a new key), and builds fresh instances
-# per call: no instance is shared between requests. Members and their reps are not part of
-# it: distribution reads them for the one territory it distributes in, fresh (rep status,
-# capacity and absences change at any time). Profiled at 100 territories: 36 ms per lead
-# for the prefetching query above, 1-2 ms from these values.
-_TERRITORY_FIELDS = ("id", "rule_set_id", "name", "parent_id", "priority", "distribution", "criteria", "position")
-_frozen_territories: dict[tuple[int, int, object], tuple[list[tuple[Any, ...]], dict[int, CompiledCriteria]]] = {}
-
-
-def routing_territories(rule_set: RuleSet | None) -> list[Territory]:
-    """The rule set's territories (parents set, members not loaded) for routing one lead."""
-    if rule_set is None:
-        return []
-    if rule_set.status == RuleSetStatus.DRAFT:
-        return list(Territory.objects.filter(rule_set=rule_set).select_related("parent").order_by("position", "name"))
-    key = (rule_set.pk, rule_set.version, rule_set.created_at)
-    frozen = _frozen_territories.get(key)
-    if frozen is None:
-        values = list(
-            Territory.objects.filter(rule_set=rule_set).order_by("position", "name").values_list(*_TERRITORY_FIELDS)
-        )
-        # Their criteria compiled once too (CompiledCriteria is immutable, so sharing it is safe).
-        frozen = (
-            [(*row[:6], json.dumps(row[6]), row[7]) for row in values],
-            {row[0]: compile_criteria(row[6]) for row in values},
-        )
-        if len(_frozen_territories) > 16:
-            _frozen_territories.clear()
-        _frozen_territories[key] = frozen
-    rows, compiled = frozen
-    # from_db as the ORM builds rows; criteria from its JSON text, so no caller shares a dict.
-    territories = [
-        Territory.from_db("default", _TERRITORY_FIELDS, (*row[:6], json.loads(row[6]), row[7])) for row in rows
-    ]
-    by_id = {t.pk: t for t in territories}
-    for t in territories:
-        keep_compiled(t, compiled[t.pk])
-        if t.parent_id is not None and t.parent_id in by_id:
-            t.parent = by_id[t.parent_id]
-    return territories
 
 
 def match(lead: CleanLead, policy: Policy, reads: MatchReads | None = None) -> MatchResult:
@@ -156,7 +109,7 @@ def run(
     else:
         trace.append(f"rule set: version {rule_set.version} ({rule_set.get_status_display().lower()})")
     if territories is None:
-        territories = routing_territories(rule_set)
+        territories = one_lead_territories(rule_set)
 
     found = known_match if known_match is not None else match(lead, policy)
     account = reads.account(found.account_id) if found.account_id is not None else None

@@ -40,6 +40,7 @@ from routing.models import (
     Ownership,
 )
 from routing.selectors.accounts import account_by_id, ancestor_ids, ancestors
+from routing.territory_map import SharedTerritories
 from territories.matching import Facts, TerritoryChoice, TerritoryIndex, find_territory
 from territories.models import Rep, Territory
 
@@ -131,6 +132,9 @@ class Reads:
     def territory_for(self, territories: list[Territory], facts: Facts) -> TerritoryChoice:
         """The territory step's choice (territories.matching.find_territory), with the words the
         trace uses: the territories that also match, not the ones that do not."""
+        if isinstance(territories, SharedTerritories):
+            choice = find_territory(territories, facts, misses=False, index=territories.index)
+            return territories.fresh_choice(choice)
         return find_territory(territories, facts, misses=False)
 
 

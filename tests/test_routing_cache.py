@@ -1,7 +1,7 @@
 """Routing keeps the published territory map per process, never the reps: what bench/ profiles led to.
 
 The territories of a rule set that is no longer a draft do not change, so routing reads
-them once per process (routing.engine.routing_territories); members and their reps are
+them once per process (routing.territory_map); members and their reps are
 read fresh for the territory a lead is distributed in, so absences, departures and
 capacity count at once.
 """
@@ -15,10 +15,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from leadowner.actors import Actor
-from routing.engine import routing_territories
 from routing.models import Ownership
 from routing.services.leads import LeadData, submit_lead
-from territories.models import Rep, RuleSet, RuleSetStatus
+from routing.territory_map import routing_territories
+from territories.models import Rep, RuleSet, RuleSetStatus, Territory
 from tests.factories import RepFactory, RuleSetFactory, TerritoryFactory, TerritoryMemberFactory
 
 SYSTEM = Actor.system_actor("test")
@@ -87,3 +87,30 @@ def test_territories_handed_out_are_fresh_instances_with_their_parents() -> None
     assert east.parent is not None and east.parent.name == "US"
     east.criteria["countries"] = ["FR"]  # a caller changing its copy changes nobody else's
     assert next(t for t in routing_territories(rule_set) if t.name == "US East").criteria == {"subdivisions": ["US-NY"]}
+
+
+@pytest.mark.django_db
+def test_one_lead_routing_shares_the_map_and_copies_only_the_chosen_territory(now: datetime) -> None:
+    """Routing one lead reads the process's shared territories (SharedTerritories) and
+    distributes in a fresh copy of the one it chose, with fresh parents: the members
+    distribution keeps on that copy never reach the shared map, nor the next lead."""
+    from routing.engine import run
+    from routing.enrich import clean_lead
+    from routing.territory_map import SharedTerritories, one_lead_territories
+
+    rule_set = _published_map("Ada")
+    east = Territory.objects.get(rule_set=rule_set, name="US East")
+    TerritoryMemberFactory(territory=east, rep=RepFactory(name="Eve"))
+    shared = one_lead_territories(rule_set)
+    assert isinstance(shared, SharedTerritories) and one_lead_territories(rule_set) is shared
+
+    lead = clean_lead(LeadData(email="ny@prospect.example", country="US", subdivision="US-NY"), now=now)
+    first = run(lead=lead, rule_set=rule_set, now=now).choice
+    second = run(lead=lead, rule_set=rule_set, now=now).choice
+    assert first.rep is not None and first.rep.name == "Eve"
+    assert first.territory is not None and second.territory is not None
+    assert first.territory.name == "US East" and first.territory.parent.name == "US"
+    assert first.territory is not second.territory
+    assert all(first.territory is not t and first.territory.parent is not t for t in shared)
+    assert "memberships" in getattr(first.territory, "_prefetched_objects_cache", {})  # kept on the copy
+    assert not any(getattr(t, "_prefetched_objects_cache", {}) for t in shared)  # never on the map

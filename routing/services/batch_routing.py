@@ -38,7 +38,7 @@ from leadowner.bulk_sql import insert_objects, update_from_values
 from leadowner.errors import ErrorCode, ServiceError
 from routing.decision import MatchResult, RoutingDecision
 from routing.distribution import BatchCounters
-from routing.engine import match, routing_territories, run
+from routing.engine import match, run
 from routing.enrich import CleanLead, LeadData, enrich
 from routing.matching import BatchMatchReads
 from routing.models import OPEN_LEAD_STAGES, Lead, OwnerRole, Ownership, OwnershipChange
@@ -55,6 +55,7 @@ from routing.services.leads import (
     new_lead,
     reroute_note,
 )
+from routing.territory_map import routing_territories
 from territories.models import DistributionMethod, Partner, Rep, RuleSet, Territory
 from territories.selectors import policy_of, published_rule_set
 
