@@ -70,7 +70,7 @@ class SharedTerritories(list[Territory]):
     def __init__(self, frozen: _FrozenMap) -> None:
         super().__init__(frozen.fresh())
         self._frozen = frozen
-        self.index = TerritoryIndex(self)
+        self.territory_index = TerritoryIndex(self)
 
     def fresh_choice(self, choice: TerritoryChoice) -> TerritoryChoice:
         """The choice with a fresh instance of the winner (and of its parents) in place of the shared one."""
