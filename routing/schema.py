@@ -42,6 +42,7 @@ from routing.graphql_types import (
     announce_decisions,
     announce_lead_references,
     owner_sort_key,
+    prime_choice,
 )
 from routing.models import Account, DealRegistration, Lead
 from routing.selectors.accounts import accounts_filtered
@@ -257,7 +258,10 @@ class Mutation:
         ctx = info.context
 
         def run() -> SubmitLeadPayload:
-            lead, decision = leads_service.submit_lead(data=input.to_data(), actor=ctx.actor, now=ctx.now)
+            submitted = leads_service.submit_lead_naming(data=input.to_data(), actor=ctx.actor, now=ctx.now)
+            lead, decision = submitted.lead, submitted.decision
+            if submitted.choice is not None:
+                prime_choice(submitted.choice, info)
             announce_decisions([decision], info)
             return SubmitLeadPayload(
                 lead=lead if permissions.can_view_lead(ctx.actor, lead.pk) else None,  # type: ignore[arg-type]

@@ -105,6 +105,28 @@ def test_submit_lead_routes_the_lead_and_answers_its_owner_and_the_decision(org)
     assert Ownership.objects.get(lead=stored, ended_at__isnull=True).rep == org.rep
 
 
+def test_submit_lead_answers_with_the_rep_and_territory_routing_loaded_without_reading_them_again(org):
+    """The decision's rep and territory come from what routing loaded (routing.graphql_types.prime_choice):
+    no read of the reps or territories by id once the lead is written."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    query = """mutation($input: LeadInput!) { submitLead(input: $input) {
+        decision { owner { rep { id name email } } territory { id name } } errors { code } } }"""
+    with CaptureQueriesContext(connection) as queries:
+        body = gql(query, {"input": {"email": "primed@newco.example", "country": "US"}}, token=org.token(org.manager))
+    decision = payload_of(body, "submitLead")["decision"]
+    assert decision["owner"]["rep"]["name"] == "Rita Rep" and decision["territory"]["name"] == "US"
+    statements = [q["sql"] for q in queries.captured_queries]
+    written = next(i for i, sql in enumerate(statements) if sql.startswith('INSERT INTO "routing_lead"'))
+    by_id = [
+        sql
+        for sql in statements[written:]
+        if 'WHERE "territories_rep"."id" IN' in sql or 'WHERE "territories_territory"."id" IN' in sql
+    ]
+    assert by_id == []
+
+
 def test_submit_lead_reports_every_invalid_field_and_creates_nothing(org):
     body = gql(SUBMIT, {"input": {"email": "not-an-email", "employees": -3}}, token=org.token(org.manager))
     payload = payload_of(body, "submitLead")

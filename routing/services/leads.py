@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -25,6 +25,7 @@ from routing.decision import MatchResult, RoutingDecision
 from routing.distribution import DurableCounters, SimulatedCounters
 from routing.engine import Outcome, rule_set_territories, run
 from routing.enrich import CleanLead, LeadData, clean_lead
+from routing.hierarchy import Choice
 from routing.models import DecisionStep, Lead, OwnerRole, Ownership
 from routing.normalize import company_domain
 from routing.services.ownership import Record, claim_unowned, current_owner, end_owner, first_owner, set_owner
@@ -159,6 +160,17 @@ def new_lead(clean: CleanLead, received_at: datetime) -> Lead:
     )
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A submitted lead, its decision, and the rep, partner and territory the decision chose as
+    routing loaded them (None for a repeat attached to an earlier lead), so an answer naming
+    them need not read them again."""
+
+    lead: Lead
+    decision: RoutingDecision
+    choice: Choice | None
+
+
 def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, RoutingDecision]:
     """Create a lead, route it and give it its owner, in one transaction.
 
@@ -166,6 +178,12 @@ def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, R
     repeat of the same email within the duplicate window returns the existing lead and
     its decision, with a trace line saying so, and writes nothing.
     """
+    submitted = submit_lead_naming(data=data, actor=actor, now=now)
+    return submitted.lead, submitted.decision
+
+
+def submit_lead_naming(*, data: LeadData, actor: Actor, now: datetime) -> Submitted:
+    """submit_lead, with the chosen rep, partner and territory as loaded (see Submitted)."""
     ensure_may_submit(actor)
     clean = clean_lead(data, now=now)
     received_at = clean.received_at or now
@@ -175,11 +193,11 @@ def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, R
         policy = policy_of(rule_set)
         existing = _duplicate_of(clean.email, received_at, policy)
         if existing is not None:
-            return existing, attached_decision(existing, received_at)
+            return Submitted(existing, attached_decision(existing, received_at), None)
         lead_with_source = replace(clean, notes=(f"received: from {actor.label} ({clean.source})", *clean.notes))
         outcome = run(lead=lead_with_source, rule_set=rule_set, now=now, counters=DurableCounters())
         lead = _insert_routed(new_lead(clean, received_at), outcome, now=now)
-    return lead, outcome.decision
+    return Submitted(lead, outcome.decision, outcome.choice)
 
 
 def _insert_routed(lead: Lead, outcome: Outcome, *, now: datetime) -> Lead:
