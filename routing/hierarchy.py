@@ -31,6 +31,7 @@ from routing.models import (
     Ownership,
 )
 from routing.reads import Reads
+from routing.territory_map import SharedTerritories
 from territories.matching import Facts, describe
 from territories.models import Partner, Rep, RepStatus, Territory
 from territories.policy import Policy
@@ -346,6 +347,10 @@ def territory(ctx: Context) -> Choice | None:
         ctx.note("territory: the rule set has no territories")
         return None
     found = ctx.reads.territory_for(ctx.territories, ctx.facts)
+    if isinstance(ctx.territories, SharedTerritories):
+        # Distribution keeps the members on the territory it distributes in: on a copy,
+        # never on the process's shared map (whatever Reads answered with).
+        found = ctx.territories.fresh_choice(found)
     if found.territory is None:
         ctx.note(f"territory: none of the {len(ctx.territories)} territories matches ({_facts_words(ctx.facts)})")
         return None

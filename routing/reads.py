@@ -133,8 +133,7 @@ class Reads:
         """The territory step's choice (territories.matching.find_territory), with the words the
         trace uses: the territories that also match, not the ones that do not."""
         if isinstance(territories, SharedTerritories):
-            choice = find_territory(territories, facts, misses=False, index=territories.territory_index)
-            return territories.fresh_choice(choice)
+            return find_territory(territories, facts, misses=False, index=territories.territory_index)
         return find_territory(territories, facts, misses=False)
 
 

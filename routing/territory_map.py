@@ -65,7 +65,8 @@ class SharedTerritories(list[Territory]):
     """A published map's territories shared by every lead one process routes one at a time,
     with their TerritoryIndex: read, never changed. Routing one lead built all 100 instances
     anew (~0.7 ms of ~12 ms of Python per submitLead); now it builds the chosen territory and
-    its parents (`fresh_choice`), the instances distribution keeps the members on."""
+    its parents (`fresh_choice`, which routing.hierarchy's territory step calls), the instances
+    distribution keeps the members on."""
 
     def __init__(self, frozen: _FrozenMap) -> None:
         super().__init__(frozen.fresh())

@@ -8,6 +8,7 @@ from contextvars import ContextVar
 
 import pytest
 from django.db import connection
+from django.utils import timezone, translation
 
 from leadowner.concurrent_reads import run_side_by_side, side_by_side_possible
 from routing.models import Lead
@@ -39,36 +40,48 @@ def test_inside_a_transaction_the_parts_run_in_order_on_the_callers_connection_a
     assert answers == [(caller, True), "second"]
 
 
+def _connections_settle_at(expected: int) -> int:
+    """The database's connection count, once closed backends have gone (they exit asynchronously)."""
+    deadline = time.monotonic() + 5
+    while (count := _open_connections()) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return count
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_on_postgresql_the_parts_run_two_at_a_time_each_on_its_own_connection_in_the_callers_context() -> None:
+def test_on_postgresql_the_parts_run_two_at_a_time_each_thread_on_its_own_connection_in_the_callers_context() -> None:
     caller_pid = _backend_pid()
     before = _open_connections()
     token = _asked_by.set("the metrics page")
+    together = threading.Barrier(2, timeout=10)  # broken unless two parts run at once
     running = 0
     most = 0
     lock = threading.Lock()
 
-    def part(i: int) -> tuple[int, int, str]:
+    def part(i: int) -> tuple[int, int, str, str, str | None]:
         nonlocal running, most
         with lock:
             running += 1
             most = max(most, running)
-        time.sleep(0.05)  # long enough for the second worker to start its part meanwhile
+        together.wait()
+        answer = (i, _backend_pid(), _asked_by.get(), timezone.get_current_timezone_name(), translation.get_language())
         with lock:
             running -= 1
-        return i, _backend_pid(), _asked_by.get()
+        return answer
 
     try:
-        assert side_by_side_possible()
-        answers = run_side_by_side([lambda i=i: part(i) for i in range(4)], workers=2)
+        with timezone.override("Europe/Paris"), translation.override("fr"):
+            assert side_by_side_possible()
+            answers = run_side_by_side([lambda i=i: part(i) for i in range(4)], workers=2)
     finally:
         _asked_by.reset(token)
     assert [a[0] for a in answers] == [0, 1, 2, 3]  # in the order given
-    assert {a[2] for a in answers} == {"the metrics page"}
-    assert caller_pid not in {a[1] for a in answers}
+    assert {a[2:] for a in answers} == {("the metrics page", "Europe/Paris", "fr")}
+    pids = {a[1] for a in answers}
+    assert caller_pid not in pids and len(pids) == 2  # one connection per thread, not per part
     assert most == 2
-    assert _open_connections() == before  # every thread closed its connection
+    assert _connections_settle_at(before) == before  # every thread closed its connection
 
 
 @pytest.mark.postgres

@@ -495,9 +495,20 @@ def test_the_metrics_page_reads_its_figures_side_by_side_with_the_same_answers(
         return build(slugs, period, now)
 
     monkeypatch.setattr(views, "_build_metrics", spied)
+    load_reads = []
+    read_loads = metrics.open_lead_ownerships
+
+    def counted() -> Any:
+        load_reads.append(threading.current_thread().name)
+        return read_loads()
+
+    monkeypatch.setattr(metrics, "open_lead_ownerships", counted)
     side_by_side = browser.get(reverse("console:metrics"), BOOK_DAYS)
     assert side_by_side.status_code == 200
     assert threads and all(name.startswith("side-by-side") for name in threads)
+    # The page's cache (metrics.one_page) reaches the threads: the reps' open loads, which
+    # two figures use, are read once.
+    assert len(load_reads) == 1 and load_reads[0].startswith("side-by-side")
 
     threads.clear()
     monkeypatch.setattr(concurrent_reads, "side_by_side_possible", lambda: False)
@@ -513,3 +524,10 @@ def test_the_metrics_page_reads_its_figures_side_by_side_with_the_same_answers(
         ("Median", "30 min"),
         ("90th percentile", "10.0 h"),
     ]
+
+
+def test_the_metrics_page_parts_hold_every_metric_once() -> None:
+    from leadowner.views import METRIC_PARTS, METRICS
+
+    listed = [slug for part in METRIC_PARTS for slug in part]
+    assert sorted(listed) == sorted(METRICS) and len(listed) == len(set(listed))

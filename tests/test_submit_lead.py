@@ -374,3 +374,22 @@ def test_first_owner_is_only_for_a_record_inserted_in_the_callers_transaction(no
     with pytest.raises(RuntimeError, match="inserted in the caller's transaction"):
         first_owner(Record(lead=lead), role="SALES", rep=rep, step="TERRITORY", why="test", actor="t", now=now)
     assert not Ownership.objects.exists()
+
+
+@pytest.mark.django_db
+def test_first_owner_answers_conflict_when_the_record_has_an_owner_already(now: datetime) -> None:
+    from django.db import transaction
+
+    from routing.services.ownership import Record, first_owner
+    from tests.factories import LeadFactory, RepFactory
+
+    lead, rep = LeadFactory(), RepFactory()
+    fields = {"role": "SALES", "rep": rep, "step": "TERRITORY", "why": "test", "actor": "t", "now": now}
+    first_owner(Record(lead=lead), **fields)  # type: ignore[arg-type]
+    with pytest.raises(ServiceError) as caught, transaction.atomic():
+        first_owner(Record(lead=lead), **fields)  # type: ignore[arg-type]
+    assert caught.value.code == ErrorCode.CONFLICT
+    with pytest.raises(ServiceError) as unknown:
+        first_owner(Record(lead=lead), **{**fields, "role": "NOPE"})  # type: ignore[arg-type]
+    assert unknown.value.code == ErrorCode.INVALID
+    assert Ownership.objects.filter(lead=lead).count() == 1

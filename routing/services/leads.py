@@ -33,7 +33,15 @@ from territories.models import Rep, RepStatus, RuleSet, Territory, TerritoryMemb
 from territories.policy import Policy
 from territories.selectors import policy_of, published_rule_set
 
-__all__ = ["LeadData", "claim_lead", "route_lead", "simulate_routing", "submit_lead"]
+__all__ = [
+    "LeadData",
+    "LeadSubmission",
+    "claim_lead",
+    "route_lead",
+    "simulate_routing",
+    "submit_lead",
+    "submit_lead_naming",
+]
 
 ROUTING_ACTOR = "routing"
 # pg_advisory_xact_lock(key1, key2): key1 names what the lock is for, so other users of
@@ -161,7 +169,7 @@ def new_lead(clean: CleanLead, received_at: datetime) -> Lead:
 
 
 @dataclass(frozen=True)
-class Submitted:
+class LeadSubmission:
     """A submitted lead, its decision, and the rep, partner and territory the decision chose as
     routing loaded them (None for a repeat attached to an earlier lead), so an answer naming
     them need not read them again."""
@@ -182,8 +190,8 @@ def submit_lead(*, data: LeadData, actor: Actor, now: datetime) -> tuple[Lead, R
     return submitted.lead, submitted.decision
 
 
-def submit_lead_naming(*, data: LeadData, actor: Actor, now: datetime) -> Submitted:
-    """submit_lead, with the chosen rep, partner and territory as loaded (see Submitted)."""
+def submit_lead_naming(*, data: LeadData, actor: Actor, now: datetime) -> LeadSubmission:
+    """submit_lead, with the chosen rep, partner and territory as loaded (see LeadSubmission)."""
     ensure_may_submit(actor)
     clean = clean_lead(data, now=now)
     received_at = clean.received_at or now
@@ -193,11 +201,11 @@ def submit_lead_naming(*, data: LeadData, actor: Actor, now: datetime) -> Submit
         policy = policy_of(rule_set)
         existing = _duplicate_of(clean.email, received_at, policy)
         if existing is not None:
-            return Submitted(existing, attached_decision(existing, received_at), None)
+            return LeadSubmission(existing, attached_decision(existing, received_at), None)
         lead_with_source = replace(clean, notes=(f"received: from {actor.label} ({clean.source})", *clean.notes))
         outcome = run(lead=lead_with_source, rule_set=rule_set, now=now, counters=DurableCounters())
         lead = _insert_routed(new_lead(clean, received_at), outcome, now=now)
-    return Submitted(lead, outcome.decision, outcome.choice)
+    return LeadSubmission(lead, outcome.decision, outcome.choice)
 
 
 def _insert_routed(lead: Lead, outcome: Outcome, *, now: datetime) -> Lead:

@@ -190,24 +190,31 @@ def first_owner(
 ) -> Ownership:
     """The first owner of a record the caller's transaction has just inserted, with its history.
 
-    Nobody else can see the record before that transaction commits, so nobody can hold the
-    role: no read of the current owner and no savepoint for the race set_owner and
-    claim_unowned guard against (the partial unique index still refuses a second owner).
-    Stamping `first_assigned_at` is the caller's: it writes the lead with it (submit_lead).
+    For the caller to use only on such a record (submit_lead): nobody else can see it before
+    that transaction commits, so nobody can hold the role, and the current-owner read and the
+    savepoints set_owner and claim_unowned take against a race are left out. The partial
+    unique index still refuses a second owner: CONFLICT, and the caller's transaction, which
+    the failed INSERT aborted, rolls back whole. Here it is only checked that a transaction
+    is open. Stamping `first_assigned_at` is the caller's: it writes the lead with it.
     """
     if (rep is None) == (partner is None):
         raise ValueError("an owner is exactly one of a rep or a partner")
+    if role not in OwnerRole.values:
+        raise ServiceError(ErrorCode.INVALID, f"unknown role {role}", "role")
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("first_owner is for a record inserted in the caller's transaction")
-    ownership = Ownership.objects.create(
-        **record.filter,
-        role=role,
-        rep=rep,
-        partner=partner,
-        reason=step,
-        since=now,
-        rule_set_version=rule_set_version,
-    )
+    try:
+        ownership = Ownership.objects.create(
+            **record.filter,
+            role=role,
+            rep=rep,
+            partner=partner,
+            reason=step,
+            since=now,
+            rule_set_version=rule_set_version,
+        )
+    except IntegrityError:
+        raise ServiceError(ErrorCode.CONFLICT, f"{record.label} got another {role} owner meanwhile") from None
     _history(
         record,
         role=role,
