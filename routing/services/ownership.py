@@ -102,6 +102,54 @@ def _note_first_assignment(record: Record, role: str, now: datetime) -> None:
     lead.first_assigned_at = now
 
 
+def _check_owner(role: str, rep: Rep | None, partner: Partner | None) -> None:
+    if (rep is None) == (partner is None):
+        raise ValueError("an owner is exactly one of a rep or a partner")
+    if role not in OwnerRole.values:
+        raise ServiceError(ErrorCode.INVALID, f"unknown role {role}", "role")
+
+
+def _insert_owner(
+    record: Record,
+    *,
+    role: str,
+    before: Ownership | None,
+    rep: Rep | None,
+    partner: Partner | None,
+    step: str,
+    why: str,
+    actor: str,
+    now: datetime,
+    rule_set_version: int | None,
+    expires_at: datetime | None,
+) -> Ownership:
+    """The new current owner row and its history row; the race is the caller's to handle
+    (the partial unique index raises IntegrityError for a second current owner)."""
+    ownership = Ownership.objects.create(
+        **record.filter,
+        role=role,
+        rep=rep,
+        partner=partner,
+        reason=step,
+        since=now,
+        expires_at=expires_at,
+        rule_set_version=rule_set_version,
+    )
+    _history(
+        record,
+        role=role,
+        before=before,
+        rep=rep,
+        partner=partner,
+        step=step,
+        why=why,
+        actor=actor,
+        now=now,
+        rule_set_version=rule_set_version,
+    )
+    return ownership
+
+
 def set_owner(
     record: Record,
     *,
@@ -124,10 +172,7 @@ def set_owner(
     raised instead of silently overwriting. Pass True (default) to replace whatever is
     current.
     """
-    if (rep is None) == (partner is None):
-        raise ValueError("an owner is exactly one of a rep or a partner")
-    if role not in OwnerRole.values:
-        raise ServiceError(ErrorCode.INVALID, f"unknown role {role}", "role")
+    _check_owner(role, rep, partner)
     with transaction.atomic():
         before = current_owner(record, role)
         if expected is not True:
@@ -146,32 +191,23 @@ def set_owner(
                 raise ServiceError(ErrorCode.CONFLICT, f"the owner of {record.label} changed meanwhile; try again")
         try:
             with transaction.atomic():
-                ownership = Ownership.objects.create(
-                    **record.filter,
+                ownership = _insert_owner(
+                    record,
                     role=role,
+                    before=before,
                     rep=rep,
                     partner=partner,
-                    reason=step,
-                    since=now,
-                    expires_at=expires_at,
+                    step=step,
+                    why=why,
+                    actor=actor,
+                    now=now,
                     rule_set_version=rule_set_version,
+                    expires_at=expires_at,
                 )
         except IntegrityError:
             raise ServiceError(
                 ErrorCode.CONFLICT, f"{record.label} got another {role} owner meanwhile; try again"
             ) from None
-        _history(
-            record,
-            role=role,
-            before=before,
-            rep=rep,
-            partner=partner,
-            step=step,
-            why=why,
-            actor=actor,
-            now=now,
-            rule_set_version=rule_set_version,
-        )
         _note_first_assignment(record, role, now)
         return ownership
 
@@ -197,37 +233,25 @@ def first_owner(
     the failed INSERT aborted, rolls back whole. Here it is only checked that a transaction
     is open. Stamping `first_assigned_at` is the caller's: it writes the lead with it.
     """
-    if (rep is None) == (partner is None):
-        raise ValueError("an owner is exactly one of a rep or a partner")
-    if role not in OwnerRole.values:
-        raise ServiceError(ErrorCode.INVALID, f"unknown role {role}", "role")
+    _check_owner(role, rep, partner)
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("first_owner is for a record inserted in the caller's transaction")
     try:
-        ownership = Ownership.objects.create(
-            **record.filter,
+        return _insert_owner(
+            record,
             role=role,
+            before=None,
             rep=rep,
             partner=partner,
-            reason=step,
-            since=now,
+            step=step,
+            why=why,
+            actor=actor,
+            now=now,
             rule_set_version=rule_set_version,
+            expires_at=None,
         )
     except IntegrityError:
         raise ServiceError(ErrorCode.CONFLICT, f"{record.label} got another {role} owner meanwhile") from None
-    _history(
-        record,
-        role=role,
-        before=None,
-        rep=rep,
-        partner=partner,
-        step=step,
-        why=why,
-        actor=actor,
-        now=now,
-        rule_set_version=rule_set_version,
-    )
-    return ownership
 
 
 def claim_unowned(
@@ -249,17 +273,7 @@ def claim_unowned(
     """
     try:
         with transaction.atomic():
-            ownership = Ownership.objects.create(
-                **record.filter,
-                role=role,
-                rep=rep,
-                partner=partner,
-                reason=step,
-                since=now,
-                expires_at=expires_at,
-                rule_set_version=rule_set_version,
-            )
-            _history(
+            ownership = _insert_owner(
                 record,
                 role=role,
                 before=None,
@@ -270,6 +284,7 @@ def claim_unowned(
                 actor=actor,
                 now=now,
                 rule_set_version=rule_set_version,
+                expires_at=expires_at,
             )
             _note_first_assignment(record, role, now)
     except IntegrityError:
