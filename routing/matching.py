@@ -213,10 +213,12 @@ def _decide(hits: list[_Hit], *, what: str, threshold: float, reads: MatchReads)
         if hit.score >= best - margin - 1e-9 and hit.account_id not in top:
             top[hit.account_id] = hit
     ids = sorted(top)
-    names = reads.names(ids)
     if len(ids) == 1:
         hit = top[ids[0]]
-        return MatchResult(hit.account_id, hit.method, hit.score, _why(hit, names[hit.account_id], what, threshold))
+        # An exact NAME hit's text is the account's name as stored (exact_rows reads it): no read.
+        name = hit.text if hit.method == "NAME" else reads.names(ids)[hit.account_id]
+        return MatchResult(hit.account_id, hit.method, hit.score, _why(hit, name, what, threshold))
+    names = reads.names(ids)
     chains = ancestor_ids(ids)
     for candidate in ids:
         if all(candidate in chains[other] for other in ids if other != candidate):

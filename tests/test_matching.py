@@ -486,3 +486,13 @@ def test_a_batch_matches_each_lead_as_one_by_one_would_with_a_few_statements_for
     # of the two typed names that match nothing exactly, and the ambiguous names' family.
     fuzzy = [m for m in one_by_one if m.method in ("FUZZY", "NONE")]
     assert len(while_matching) <= 2 * len(fuzzy) + 2, [q["sql"][:80] for q in while_matching.captured_queries]
+
+
+def test_an_exact_name_match_names_the_account_without_reading_its_name_again(reads: str) -> None:
+    acme = AccountFactory(name="Acme Rockets Ltd")
+    with CaptureQueriesContext(connection) as queries:
+        result = match_account(company="ACME ROCKETS")
+    assert (result.account_id, result.method) == (acme.pk, "NAME")
+    assert "the name of Acme Rockets Ltd" in result.explanation
+    name_reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT id, name FROM")]
+    assert len(name_reads) == (1 if reads == "a batch" else 0)  # a batch reads its names once, up front
