@@ -17,7 +17,7 @@ from datetime import date
 
 from routing.distribution import unavailable_reason
 from routing.models import Account
-from territories.matching import Facts, compile_criteria, find_territory, territory_chains
+from territories.matching import Facts, TerritoryIndex, find_territory
 from territories.models import DistributionMethod, Rep, Territory, TerritoryMember
 
 LoadFunction = Callable[[list[int]], dict[int, int]]
@@ -53,17 +53,16 @@ class Placer:
         self.excluded = frozenset(exclude_rep_ids)
         self.loads: dict[int, int] = {}
         self._territory_cache: dict[Facts, Territory | None] = {}
-        self._chains = territory_chains(self.territories)
-        self._compiled = {t.pk: compile_criteria(t.criteria) for t in self.territories}
+        # Chains, compiled criteria and specificity worked out once, and per country only the
+        # territories that can take it (a departure preview checked all 100 for every account).
+        self._index = TerritoryIndex(self.territories)
         # Who can take work does not change during one bulk move: computed once per territory and roles.
         self._candidates: dict[tuple[int, tuple[str, ...] | None], list[TerritoryMember]] = {}
 
     def territory_for(self, facts: Facts) -> Territory | None:
         if facts not in self._territory_cache:
             self._territory_cache[facts] = (
-                find_territory(
-                    self.territories, facts, explain=False, chains=self._chains, compiled=self._compiled
-                ).territory
+                find_territory(self.territories, facts, explain=False, index=self._index).territory
                 if self.territories
                 else None
             )

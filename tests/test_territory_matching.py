@@ -222,4 +222,6 @@ def test_an_index_finds_what_checking_every_territory_finds() -> None:
             plain.matched_on,
         ), fact
         assert find_territory(territories, fact, index=index) == find_territory(territories, fact)  # every miss too
+        quiet = find_territory(territories, fact, explain=False)  # bulk placement's way (routing.placement)
+        assert find_territory(territories, fact, explain=False, index=index) == quiet
     assert len(index.candidates(Facts(country="FR"))) < len(territories)
