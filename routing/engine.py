@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from routing.decision import MatchResult, OwnerChoice, RoutingDecision
-from routing.distribution import Counters, DurableCounters
+from routing.distribution import Counters, DurableCounters, keep_members
 from routing.enrich import CleanLead, enrich
 from routing.hierarchy import Choice, Context, run_hierarchy
 from routing.matching import MatchReads, match_account
 from routing.models import Account, OwnerRole
 from routing.reads import Reads
-from routing.territory_map import one_lead_territories
-from territories.models import RuleSet, Territory
+from routing.territory_map import one_lead_territories, routing_territories
+from territories.models import RuleSet, Territory, TerritoryMember
 from territories.policy import Policy
 from territories.selectors import policy_of
 
@@ -35,15 +35,20 @@ class Outcome:
 
 
 def rule_set_territories(rule_set: RuleSet | None) -> list[Territory]:
-    """The rule set's territories with members and their reps: every read distribution needs."""
+    """The rule set's territories (fresh instances, parents set) with their members (in
+    their model order) and the members' reps, kept on them as prefetch_related keeps them:
+    every read distribution and bulk placement need. A published map's territories come
+    from the process's copy (routing.territory_map), the members from one query: a prefetch
+    of territories, members and reps took ~40 ms of a departure preview at 100 territories."""
     if rule_set is None:
         return []
-    return list(
-        Territory.objects.filter(rule_set=rule_set)
-        .select_related("parent")
-        .prefetch_related("memberships__rep")
-        .order_by("position", "name")
-    )
+    territories = routing_territories(rule_set)
+    members: dict[int, list[TerritoryMember]] = {t.pk: [] for t in territories}
+    for member in TerritoryMember.objects.select_related("rep").filter(territory__rule_set=rule_set):
+        members[member.territory_id].append(member)
+    for territory in territories:
+        keep_members(territory, members[territory.pk])
+    return territories
 
 
 def match(lead: CleanLead, policy: Policy, reads: MatchReads | None = None) -> MatchResult:
