@@ -351,10 +351,12 @@ def territory(ctx: Context) -> Choice | None:
         # Distribution keeps the members on the territory it distributes in: on a copy,
         # never on the process's shared map (whatever Reads answered with).
         found = ctx.territories.fresh_choice(found)
+        by_id = ctx.territories.territory_index.by_id  # built once per map, not per lead
+    else:
+        by_id = {t.pk: t for t in ctx.territories}
     if found.territory is None:
         ctx.note(f"territory: none of the {len(ctx.territories)} territories matches ({_facts_words(ctx.facts)})")
         return None
-    by_id = {t.pk: t for t in ctx.territories}
     chosen: Territory = found.territory
     ctx.matched_territory = chosen
     for line in found.considered:
