@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from routing.decision import MatchResult, OwnerChoice, RoutingDecision
-from routing.distribution import Counters, DurableCounters, keep_members
+from routing.distribution import Counters, DurableCounters
 from routing.enrich import CleanLead, enrich
 from routing.hierarchy import Choice, Context, run_hierarchy
 from routing.matching import MatchReads, match_account
 from routing.models import Account, OwnerRole
 from routing.reads import Reads
-from routing.territory_map import one_lead_territories, routing_territories
-from territories.models import RuleSet, Territory, TerritoryMember
+from routing.territory_map import one_lead_territories
+from territories.models import RuleSet, Territory
 from territories.policy import Policy
 from territories.selectors import policy_of
 
@@ -32,23 +32,6 @@ class Outcome:
     decision: RoutingDecision
     choice: Choice
     account: Account | None
-
-
-def rule_set_territories(rule_set: RuleSet | None) -> list[Territory]:
-    """The rule set's territories (fresh instances, parents set) with their members (in
-    their model order) and the members' reps, kept on them as prefetch_related keeps them:
-    every read distribution and bulk placement need. A published map's territories come
-    from the process's copy (routing.territory_map), the members from one query: a prefetch
-    of territories, members and reps took ~40 ms of a departure preview at 100 territories."""
-    if rule_set is None:
-        return []
-    territories = routing_territories(rule_set)
-    members: dict[int, list[TerritoryMember]] = {t.pk: [] for t in territories}
-    for member in TerritoryMember.objects.select_related("rep").filter(territory__rule_set=rule_set):
-        members[member.territory_id].append(member)
-    for territory in territories:
-        keep_members(territory, members[territory.pk])
-    return territories
 
 
 def match(lead: CleanLead, policy: Policy, reads: MatchReads | None = None) -> MatchResult:

@@ -1,7 +1,8 @@
 """A rule set's territories as routing reads them, kept per process for a published map.
 
 `routing_territories`: fresh instances a caller may keep members on (the batch router
-shares them across one batch). `one_lead_territories`: what routing one lead reads, the
+shares them across one batch); `rule_set_territories`: the same with their members loaded
+(bulk placement, rebalancing, simulation). `one_lead_territories`: what routing one lead reads, the
 process's SharedTerritories of a published map, of which only the chosen territory is
 copied. A draft is read from the database every time.
 """
@@ -13,8 +14,9 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from routing.distribution import keep_members
 from territories.matching import TerritoryChoice, TerritoryIndex, compile_criteria, keep_compiled
-from territories.models import RuleSet, RuleSetStatus, Territory
+from territories.models import RuleSet, RuleSetStatus, Territory, TerritoryMember
 
 # The territories of a rule set that is no longer a draft never change (drafts are edited in
 # place; publishing routes with the rule set as it is, a later map is a new version). Each
@@ -22,7 +24,7 @@ from territories.models import RuleSet, RuleSetStatus, Territory
 # creation time (a test database reusing an id gets a new key). Members and their reps are
 # not part of it: distribution reads them for the one territory it distributes in, fresh (rep
 # status, capacity and absences change at any time). Profiled at 100 territories: 36 ms per
-# lead for the prefetching query of routing.engine.rule_set_territories, 1-2 ms from these values.
+# lead for the prefetch of territories, members and reps it replaced, 1-2 ms from these values.
 _TERRITORY_FIELDS = ("id", "rule_set_id", "name", "parent_id", "priority", "distribution", "criteria", "position")
 
 
@@ -126,3 +128,20 @@ def one_lead_territories(rule_set: RuleSet | None) -> list[Territory]:
     if rule_set.status == RuleSetStatus.DRAFT:
         return _draft_territories(rule_set)
     return _frozen_map(rule_set).shared()
+
+
+def rule_set_territories(rule_set: RuleSet | None) -> list[Territory]:
+    """The rule set's territories (fresh instances, parents set) with their members (in
+    their model order) and the members' reps, kept on them as prefetch_related keeps them:
+    every read distribution and bulk placement need. A published map's territories come
+    from the process's copy (routing.territory_map), the members from one query: a prefetch
+    of territories, members and reps took ~40 ms of a departure preview at 100 territories."""
+    if rule_set is None:
+        return []
+    territories = routing_territories(rule_set)
+    members: dict[int, list[TerritoryMember]] = {t.pk: [] for t in territories}
+    for member in TerritoryMember.objects.select_related("rep").filter(territory__rule_set=rule_set):
+        members[member.territory_id].append(member)
+    for territory in territories:
+        keep_members(territory, members[territory.pk])
+    return territories

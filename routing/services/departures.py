@@ -53,7 +53,6 @@ from leadowner.jobs import Deadline, SweepResult
 from leadowner.models import NotificationKind
 from leadowner.notifications import notify
 from leadowner.tasks import enqueue_on_commit
-from routing.engine import rule_set_territories
 from routing.models import (
     AccountType,
     DecisionStep,
@@ -68,6 +67,7 @@ from routing.placement import Placer, account_facts
 from routing.selectors.team import manager_chain
 from routing.services.batch_routing import reroute_leads, whole_or_one_by_one
 from routing.services.bulk_moves import Move, Moved, move_owners
+from routing.territory_map import rule_set_territories
 from territories.models import Rep, RepRole, RepStatus, RuleSet, Territory
 from territories.selectors import policy_of, published_rule_set
 

@@ -23,12 +23,13 @@ from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
 from leadowner.prepared import Prepared
 from routing.decision import MatchResult, RoutingDecision
 from routing.distribution import DurableCounters, SimulatedCounters
-from routing.engine import Outcome, rule_set_territories, run
+from routing.engine import Outcome, run
 from routing.enrich import CleanLead, LeadData, clean_lead
 from routing.hierarchy import Choice
 from routing.models import DecisionStep, Lead, OwnerRole, Ownership
 from routing.normalize import company_domain
 from routing.services.ownership import Record, claim_unowned, current_owner, end_owner, first_owner, set_owner
+from routing.territory_map import rule_set_territories
 from territories.models import Rep, RepStatus, RuleSet, Territory, TerritoryMember
 from territories.policy import Policy
 from territories.selectors import policy_of, published_rule_set

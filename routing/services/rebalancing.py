@@ -50,7 +50,6 @@ from leadowner.jobs import Deadline, SweepResult
 from leadowner.models import NotificationKind
 from leadowner.notifications import notify
 from leadowner.tasks import enqueue_on_commit
-from routing.engine import rule_set_territories
 from routing.enrich import enrich
 from routing.models import (
     OPEN_LEAD_STAGES,
@@ -71,6 +70,7 @@ from routing.placement import Placer, account_facts
 from routing.services.bulk_moves import Move, move_owners
 from routing.services.forfeits import MEANINGFUL_KINDS
 from routing.services.leads import clean_from_lead
+from routing.territory_map import rule_set_territories
 from territories.models import Rep, RepRole, RepStatus, RuleSet, Territory
 from territories.selectors import policy_of, published_rule_set
 
