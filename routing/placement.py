@@ -12,6 +12,7 @@ spreads evenly. Claim-queue territories place nobody: the record waits to be cla
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Collection, Iterable
 from datetime import date
 
@@ -21,6 +22,9 @@ from territories.matching import Facts, TerritoryIndex, find_territory
 from territories.models import DistributionMethod, Rep, Territory, TerritoryMember
 
 LoadFunction = Callable[[list[int]], dict[int, int]]
+_CandidateKey = tuple[Territory, tuple[str, ...] | None]
+# (load / weight, position, member id, the load it was pushed with, the member)
+_HeapEntry = tuple[float, int, int, int, TerritoryMember]
 
 
 def account_facts(account: Account) -> Facts:
@@ -57,7 +61,9 @@ class Placer:
         # territories that can take it (a departure preview checked all 100 for every account).
         self._index = TerritoryIndex(self.territories)
         # Who can take work does not change during one bulk move: computed once per territory and roles.
-        self._candidates: dict[tuple[int, tuple[str, ...] | None], list[TerritoryMember]] = {}
+        # Per territory id and roles (None: any role).
+        self._candidates: dict[int, dict[tuple[str, ...] | None, list[TerritoryMember]]] = {}
+        self._heaps: dict[int, dict[tuple[str, ...] | None, list[_HeapEntry]]] = {}
 
     def territory_for(self, facts: Facts) -> Territory | None:
         if facts not in self._territory_cache:
@@ -90,41 +96,66 @@ class Placer:
                 self.loads[pk] = found.get(pk, 0)
 
     def candidates(self, territory: Territory, *, roles: Collection[str] | None = None) -> list[TerritoryMember]:
-        key = (territory.pk, tuple(sorted(roles)) if roles is not None else None)
-        found = self._candidates.get(key)
+        return self._candidates_at(self._key(territory, roles))
+
+    @staticmethod
+    def _key(territory: Territory, roles: Collection[str] | None) -> _CandidateKey:
+        return (territory, tuple(sorted(roles)) if roles is not None else None)
+
+    def _candidates_at(self, key: _CandidateKey) -> list[TerritoryMember]:
+        found = self._candidates.get(key[0].pk, {}).get(key[1])
         if found is None:
+            territory, roles = key
             found = [
                 m
                 for m in self._members(territory)
                 if unavailable_reason(m.rep, today=self.today, excluded=self.excluded) is None
                 and (roles is None or m.rep.role in roles)
             ]
-            self._candidates[key] = found
+            self._candidates.setdefault(territory.pk, {})[roles] = found
         return found
 
-    def _lightest(self, members: list[TerritoryMember]) -> TerritoryMember:
-        self._ensure_loads(m.rep_id for m in members)
+    def _lightest(self, key: _CandidateKey) -> TerritoryMember | None:
+        """The member of the candidates at `key` with the least load relative to weight (ties: position, id),
+        counted one more.
+
+        A heap per candidate list, popped lazily: a member's entry holds the load it was
+        pushed with, loads only grow between releases, so an entry whose load is still
+        current is the true minimum; a stale one is pushed again with its load now. A
+        release (a load going down) drops every heap, rebuilt when next used.
+        """
+        heap = self._heaps.get(key[0].pk, {}).get(key[1])
         loads = self.loads
-        # Load relative to weight; ties go to the earlier member (position, then id).
-        chosen = min(members, key=lambda m: (loads[m.rep_id] / m.weight, m.position, m.pk))
-        loads[chosen.rep_id] += 1
-        return chosen
+        if heap is None:
+            members = self._candidates_at(key)
+            if not members:
+                return None
+            self._ensure_loads(m.rep_id for m in members)
+            heap = [(loads[m.rep_id] / m.weight, m.position, m.pk, loads[m.rep_id], m) for m in members]
+            heapq.heapify(heap)
+            self._heaps.setdefault(key[0].pk, {})[key[1]] = heap
+        while True:
+            _ratio, position, pk, pushed, member = heap[0]
+            now = loads[member.rep_id]
+            if pushed == now:
+                loads[member.rep_id] = now + 1
+                heapq.heapreplace(heap, ((now + 1) / member.weight, position, pk, now + 1, member))
+                return member
+            heapq.heapreplace(heap, (now / member.weight, position, pk, now, member))
 
     def pick(self, territory: Territory, *, roles: Collection[str] | None = None) -> Rep | None:
         """The least-loaded available member (of `roles`, when given); None in a claim queue or when nobody can."""
         if territory.distribution == DistributionMethod.CLAIM_QUEUE:
             return None
-        members = self.candidates(territory, roles=roles)
-        if not members:
-            return None
-        return self._lightest(members).rep
+        chosen = self._lightest(self._key(territory, roles))
+        return chosen.rep if chosen is not None else None
 
     def pick_in_chain(self, territory: Territory, *, roles: Collection[str]) -> tuple[Rep, Territory] | None:
         """A member of `roles` in the territory, else in its nearest parent that has one."""
         for level in self.chain(territory):
-            members = self.candidates(level, roles=roles)
-            if members:
-                return self._lightest(members).rep, level
+            chosen = self._lightest(self._key(level, roles))
+            if chosen is not None:
+                return chosen.rep, level
         return None
 
     def load(self, rep_id: int) -> int:
@@ -133,6 +164,7 @@ class Placer:
         return self.loads[rep_id]
 
     def release(self, rep_id: int) -> None:
-        """A record left `rep_id` (a rebalancing move): its load goes down."""
+        """A record left `rep_id` (a rebalancing move): its load goes down (the heaps are rebuilt when next used)."""
         self._ensure_loads([rep_id])
         self.loads[rep_id] -= 1
+        self._heaps.clear()
