@@ -37,12 +37,11 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from leadowner import permissions
@@ -283,11 +282,36 @@ class _Planner:
         return self.to_successor("opportunity", opportunity.pk, opportunity.name, "", "the open opportunity")
 
 
-def _open_opportunity_accounts(rep: Rep, account_ids: Iterable[int]) -> set[int]:
+# What placing an account reads: its facts (routing.placement.account_facts), name and type.
+_ACCOUNT_FIELDS = (
+    "name",
+    "type",
+    "country",
+    "subdivision",
+    "city",
+    "postal_code",
+    "industry",
+    "employees",
+    "annual_revenue",
+)
+
+
+def _account_ownerships(rep: Rep) -> QuerySet[Ownership]:
+    """`rep`'s current account ownerships with the account fields their placement reads (only those)."""
+    return (
+        Ownership.objects.select_related("account")
+        .filter(rep=rep, ended_at__isnull=True, account__isnull=False)
+        .only("account_id", "role", "reason", "rep_id", *(f"account__{name}" for name in _ACCOUNT_FIELDS))
+    )
+
+
+def _open_opportunity_accounts(rep: Rep) -> set[int]:
+    """The accounts of `rep`'s open opportunities (a rep has at most a few hundred: read whole, not by the
+    thousand account ids of a batch, which took longer to send than to answer)."""
     return set(
-        Opportunity.objects.filter(
-            account_id__in=list(account_ids), owner=rep, status=OpportunityStatus.OPEN
-        ).values_list("account_id", flat=True)
+        Opportunity.objects.filter(owner=rep, status=OpportunityStatus.OPEN)
+        .values_list("account_id", flat=True)
+        .distinct()
     )
 
 
@@ -305,12 +329,8 @@ def preview_departure(*, rep: Rep, now: datetime) -> DeparturePlan:
     rule_set = published_rule_set()
     planner = _Planner(rep=rep, rule_set=rule_set, now=now)
     moves: list[PlannedMove] = []
-    accounts = list(
-        Ownership.objects.select_related("account")
-        .filter(rep=rep, ended_at__isnull=True, account__isnull=False)
-        .order_by("pk")
-    )
-    with_opportunity = _open_opportunity_accounts(rep, (o.account_id for o in accounts if o.account_id))
+    accounts = list(_account_ownerships(rep).order_by("pk"))
+    with_opportunity = _open_opportunity_accounts(rep)
     for ownership in accounts:
         moves.append(planner.account(ownership, has_open_opportunity=ownership.account_id in with_opportunity))
     for ownership in (
@@ -477,15 +497,11 @@ def _account_batches(run: _Run, batch_size: int) -> bool:
     """Move the rep's account ownerships, a batch per transaction. Returns True when all are done."""
     after = 0
     while True:
-        rows = list(
-            Ownership.objects.select_related("account")
-            .filter(rep=run.rep, ended_at__isnull=True, account__isnull=False, pk__gt=after)
-            .order_by("pk")[:batch_size]
-        )
+        rows = list(_account_ownerships(run.rep).filter(pk__gt=after).order_by("pk")[:batch_size])
         if not rows:
             return True
         after = rows[-1].pk
-        with_opportunity = _open_opportunity_accounts(run.rep, (o.account_id for o in rows if o.account_id))
+        with_opportunity = _open_opportunity_accounts(run.rep)
         with transaction.atomic():
             pairs = [(o, run.planner.account(o, has_open_opportunity=o.account_id in with_opportunity)) for o in rows]
             _apply_planned(run, pairs)
