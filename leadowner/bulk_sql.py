@@ -93,11 +93,12 @@ def insert_rows(
     PostgreSQL: COPY ... FROM STDIN, with ids drawn from the table's sequence first
     (several times faster than INSERT for a file of 100,000 accounts; constraints and
     deferred foreign keys are checked all the same, and a violation raises Django's
-    IntegrityError as an INSERT's would). Elsewhere: bulk_create in batches.
+    IntegrityError as an INSERT's would). Elsewhere, and for fewer than `_COPY_FROM` rows
+    (one INSERT then beats the ids' read and the COPY): bulk_create in batches.
     """
     if not rows:
         return []
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or len(rows) < _COPY_FROM:
         objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
         model._default_manager.bulk_create(objs, batch_size=_BATCH)
         if returning_ids:

@@ -31,10 +31,12 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2025, 5, 5, 9, 0, tzinfo=UTC)
 
 
-def tell(*recipients, **fields):
-    return notify(
+def tell(*recipients, **fields) -> list[Notification]:
+    """notify() the recipients; the rows it wrote (it answers their ids)."""
+    ids = notify(
         recipients=recipients, kind="REASSIGNMENT", subject="A lead for you", body="Details", now=NOW, **fields
     )
+    return list(Notification.objects.filter(pk__in=ids).order_by("pk"))
 
 
 def test_notify_writes_one_row_per_distinct_recipient_and_leaves_out_departed_reps():
@@ -42,6 +44,7 @@ def test_notify_writes_one_row_per_distinct_recipient_and_leaves_out_departed_re
     partner_user = PartnerUserFactory()
     rows = tell(ada, ada, None, gone, partner_user)
     assert [(n.recipient_rep, n.recipient_partner_user) for n in rows] == [(ada, None), (None, partner_user)]
+    assert Notification.objects.count() == 2
     stored = Notification.objects.get(recipient_rep=ada)
     assert (stored.kind, stored.subject, stored.body, stored.created_at) == (
         "REASSIGNMENT",
