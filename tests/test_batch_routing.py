@@ -140,17 +140,18 @@ def test_an_owner_taken_meanwhile_rolls_the_whole_batch_back(book):
     unowned = [lead for lead in leads if lead.pk not in _owners()]
     assert unowned
     before = _state(0)
-    real_insert = batch_routing.insert_objects
+    real_insert = batch_routing.insert_rows
 
-    def someone_claims_first(rows):
+    def someone_claims_first(model, columns, rows, **kwargs):
         # Another transaction's claim lands between the decision and the write: the index refuses ours.
-        if rows and isinstance(rows[0], Ownership):
-            target = rows[0]
-            Ownership.objects.create(lead=target.lead, rep=Rep.objects.exclude(pk=target.rep_id).first(), role="SALES")
-        return real_insert(rows)
+        if rows and model is Ownership:
+            target = dict(zip(columns, rows[0], strict=True))
+            other = Rep.objects.exclude(pk=target["rep_id"]).first()
+            Ownership.objects.create(lead_id=target["lead_id"], rep=other, role="SALES")
+        return real_insert(model, columns, rows, **kwargs)
 
     with (
-        mock.patch.object(batch_routing, "insert_objects", side_effect=someone_claims_first),
+        mock.patch.object(batch_routing, "insert_rows", side_effect=someone_claims_first),
         pytest.raises(ServiceError) as caught,
         transaction.atomic(),
     ):

@@ -34,7 +34,7 @@ from typing import TypeVar
 from django.db import IntegrityError, connection, transaction
 
 from leadowner.actors import Actor
-from leadowner.bulk_sql import insert_objects, update_from_values
+from leadowner.bulk_sql import insert_objects, insert_rows, update_from_values
 from leadowner.errors import ErrorCode, ServiceError
 from routing.decision import MatchResult, RoutingDecision
 from routing.distribution import BatchCounters
@@ -330,53 +330,70 @@ def _first_within(leads: Iterable[Lead], received_at: datetime, window: timedelt
     return next((lead for lead in leads if abs(lead.received_at - received_at) <= window), None)
 
 
+_OWNER_COLUMNS = ("lead_id", "role", "rep_id", "partner_id", "reason", "since", "rule_set_version")
+_HISTORY_COLUMNS = (
+    "at",
+    "lead_id",
+    "role",
+    "from_rep_id",
+    "from_partner_id",
+    "to_rep_id",
+    "to_partner_id",
+    "step",
+    "reason",
+    "actor",
+    "rule_set_version",
+)
+
+
 def _write(done: list[Rerouted], counters: BatchCounters, *, label: str, now: datetime, stored: bool) -> None:
     """Write the batch's decisions: new leads (`stored=False`, inserted with their decision) or
-    stored ones (one UPDATE); ended owners, new owners and their history; the counters."""
+    stored ones (one UPDATE); ended owners, new owners and their history (plain rows, COPY
+    for many: a model instance each cost more than its write); the counters."""
     ending: list[int] = []
-    owners: list[Ownership] = []
-    history: list[OwnershipChange] = []
+    changed: list[Rerouted] = []
     for r in done:
         decision = r.decision
-        why = (decision.trace[-1] if decision.trace else decision.step)[:500]
-        version = decision.rule_set_version or None
         r.lead.decision = decision.to_json()
         if not r.changed:
             continue
+        changed.append(r)
         if r.before is not None:
             ending.append(r.before.pk)
         if r.rep is not None or r.partner is not None:
-            owners.append(
-                Ownership(
-                    lead=r.lead,
-                    role=OwnerRole.SALES,
-                    rep=r.rep,
-                    partner=r.partner,
-                    reason=decision.step,
-                    since=now,
-                    rule_set_version=version,
-                )
-            )
             r.lead.assigned_at = now
             if r.lead.first_assigned_at is None:
                 r.lead.first_assigned_at = now
-        history.append(
-            OwnershipChange(
-                at=now,
-                lead=r.lead,
-                role=OwnerRole.SALES,
-                from_rep_id=r.before.rep_id if r.before else None,
-                from_partner_id=r.before.partner_id if r.before else None,
-                to_rep=r.rep,
-                to_partner=r.partner,
-                step=decision.step,
-                reason=why,
-                actor=label[:200],
-                rule_set_version=version,
-            )
-        )
     if not stored and done:
         insert_objects([r.lead for r in done])  # their ids, for the owners and history below
+    owners: list[tuple[object, ...]] = []
+    history: list[tuple[object, ...]] = []
+    actor = label[:200]
+    for r in changed:
+        decision = r.decision
+        step = str(decision.step)
+        why = (decision.trace[-1] if decision.trace else step)[:500]
+        version = decision.rule_set_version or None
+        rep_id = r.rep.pk if r.rep is not None else None
+        partner_id = r.partner.pk if r.partner is not None else None
+        if rep_id is not None or partner_id is not None:
+            owners.append((r.lead.pk, OwnerRole.SALES.value, rep_id, partner_id, step, now, version))
+        before = r.before
+        history.append(
+            (
+                now,
+                r.lead.pk,
+                OwnerRole.SALES.value,
+                before.rep_id if before else None,
+                before.partner_id if before else None,
+                rep_id,
+                partner_id,
+                step,
+                why,
+                actor,
+                version,
+            )
+        )
     if ending:
         ended = Ownership.objects.filter(pk__in=ending, ended_at__isnull=True).update(ended_at=now)
         if ended != len(ending):
@@ -384,13 +401,13 @@ def _write(done: list[Rerouted], counters: BatchCounters, *, label: str, now: da
     if owners:
         try:
             with transaction.atomic():
-                insert_objects(owners)
+                insert_rows(Ownership, _OWNER_COLUMNS, owners)
         except IntegrityError:
             raise ServiceError(
                 ErrorCode.CONFLICT, "one of these leads got another SALES owner meanwhile; try again"
             ) from None
     if history:
-        insert_objects(history)
+        insert_rows(OwnershipChange, _HISTORY_COLUMNS, history)
     if stored:
         update_from_values(
             Lead,
