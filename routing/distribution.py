@@ -34,7 +34,7 @@ from fractions import Fraction
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F
+from django.db.models import Count
 
 from leadowner.bulk_sql import update_from_values
 from leadowner.prepared import Prepared, PreparedIn
@@ -150,22 +150,44 @@ class Counters(ABC):
         """A lead was given to `rep_id` by any step (for later capacity and load checks)."""
 
 
+_LOCK_TABLE = DistributionLock._meta.db_table
+_COUNTER_TABLE = DistributionCounter._meta.db_table
+_LOCK_SQL = f"SELECT id FROM {_LOCK_TABLE} WHERE territory_name = %s FOR UPDATE"  # noqa: S608
+_MAKE_LOCK_SQL = f"INSERT INTO {_LOCK_TABLE} (territory_name) VALUES (%s) ON CONFLICT (territory_name) DO NOTHING"  # noqa: S608
+_ADD_ROUND_ROBIN_SQL = f"UPDATE {_COUNTER_TABLE} SET assigned = assigned + 1 WHERE territory_name = %s AND rep_id = %s"  # noqa: S608
+# A territory's round-robin counters for its members (compiled once per member count).
+_COUNTERS = PreparedIn(
+    lambda rep_ids, territory_name: DistributionCounter.objects.filter(
+        rep_id__in=rep_ids, territory_name=territory_name
+    ).values_list("rep_id", "assigned"),
+    (str,),
+    longest=64,
+)
+
+
 class DurableCounters(Counters):
     """Real routing: lock the territory's row, keep counters in the database."""
 
     def lock(self, territory_name: str) -> None:
+        """The territory's lock row, locked; made first when missing. On PostgreSQL one statement
+        when the row exists (every lead after a territory's first), written by hand: the ORM's
+        get_or_create and select_for_update compiled two statements per routed lead."""
         if not connection.in_atomic_block:
             raise RuntimeError("distribution must run inside the routing transaction")
-        DistributionLock.objects.get_or_create(territory_name=territory_name)
-        DistributionLock.objects.select_for_update().get(territory_name=territory_name)
+        if connection.vendor != "postgresql":
+            DistributionLock.objects.get_or_create(territory_name=territory_name)
+            DistributionLock.objects.select_for_update().get(territory_name=territory_name)
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_SQL, [territory_name])
+            if cursor.fetchone() is None:
+                cursor.execute(_MAKE_LOCK_SQL, [territory_name])
+                cursor.execute(_LOCK_SQL, [territory_name])
+                if cursor.fetchone() is None:  # cannot happen: the row was just made or already there
+                    raise RuntimeError(f"no distribution lock row for {territory_name!r}")
 
     def round_robin_counts(self, territory_name: str, members: list[TerritoryMember]) -> dict[int, int]:
-        rep_ids = [m.rep_id for m in members]
-        counts = dict(
-            DistributionCounter.objects.filter(territory_name=territory_name, rep_id__in=rep_ids).values_list(
-                "rep_id", "assigned"
-            )
-        )
+        counts = dict(_COUNTERS([m.rep_id for m in members], territory_name))
         full = _with_newcomers(counts, members)
         new = [
             DistributionCounter(territory_name=territory_name, rep_id=rep_id, assigned=n)
@@ -177,9 +199,8 @@ class DurableCounters(Counters):
         return full
 
     def add_round_robin(self, territory_name: str, rep_id: int) -> None:
-        DistributionCounter.objects.filter(territory_name=territory_name, rep_id=rep_id).update(
-            assigned=F("assigned") + 1
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(_ADD_ROUND_ROBIN_SQL, [territory_name, rep_id])
 
     def add_load(self, rep_id: int) -> None:
         """Nothing to keep: the owner row the caller writes is the load the next lead reads."""
