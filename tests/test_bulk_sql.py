@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from leadowner.bulk_sql import insert_objects
+from leadowner.bulk_sql import insert_objects, insert_one
 from leadowner.models import Notification
 from routing.models import Lead, LeadSource, Opportunity, Ownership, OwnershipChange
 from tests.factories import AccountFactory, RepFactory
@@ -89,3 +89,23 @@ def test_a_second_current_owner_raises_djangos_integrity_error_and_writes_nothin
         )
     assert list(Ownership.objects.values_list("lead_id", "rep_id")) == [(leads[0].pk, rep.pk)]
     insert_objects([])  # nothing to do
+
+
+def test_insert_one_writes_the_row_save_writes_and_raises_djangos_integrity_error():
+    mine, theirs = _lead("one@acme.example"), _lead("save@acme.example")
+    mine.source = theirs.source = LeadSource.REFERRAL  # an enum member: prepared by its field
+    insert_one(mine)
+    theirs.save(force_insert=True)
+    assert mine.pk is not None and not mine._state.adding and mine._state.db == "default"
+    assert {**_row(mine), "email": "x"} == {**_row(theirs), "email": "x"}
+    assert Lead.objects.get(pk=mine.pk).created_at is not None  # auto_now_add filled
+    rep, other = RepFactory(), RepFactory()
+    owner = Ownership(lead=mine, role="SALES", rep=rep, reason="TERRITORY", since=NOW)
+    insert_one(owner)
+    change = OwnershipChange(at=NOW, lead=mine, role="SALES", to_rep=rep, step="TERRITORY", reason="why")
+    insert_one(change)
+    assert (owner.lead_id, change.lead_id) == (mine.pk, mine.pk)
+    assert _row(change, without=("id",))["reason"] == "why"
+    with pytest.raises(IntegrityError), transaction.atomic():  # a second current owner: the index refuses it
+        insert_one(Ownership(lead=mine, role="SALES", rep=other, reason="TERRITORY", since=NOW))
+    assert list(Ownership.objects.values_list("lead_id", "rep_id")) == [(mine.pk, rep.pk)]
