@@ -19,6 +19,7 @@ from django.db import connection, transaction
 
 from leadowner import permissions
 from leadowner.actors import Actor
+from leadowner.bulk_sql import insert_one
 from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
 from leadowner.prepared import Prepared
 from routing.decision import MatchResult, RoutingDecision
@@ -222,7 +223,7 @@ def _insert_routed(lead: Lead, outcome: Outcome, *, now: datetime) -> Lead:
     lead.decision = decision.to_json()
     if owned:
         lead.assigned_at = lead.first_assigned_at = now
-    lead.save(force_insert=True)
+    insert_one(lead)
     if owned:
         first_owner(
             Record(lead=lead),

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from leadowner.bulk_sql import insert_one
 from leadowner.errors import ErrorCode, ServiceError
 from leadowner.prepared import Prepared
 from routing.models import Account, DecisionStep, Lead, OwnerRole, Ownership, OwnershipChange
@@ -78,12 +79,12 @@ def _history(
     now: datetime,
     rule_set_version: int | None,
 ) -> OwnershipChange:
-    return OwnershipChange.objects.create(
+    change = OwnershipChange(
         at=now,
         **record.filter,
         role=role,
-        from_rep=before.rep if before else None,
-        from_partner=before.partner if before else None,
+        from_rep_id=before.rep_id if before else None,
+        from_partner_id=before.partner_id if before else None,
         to_rep=rep,
         to_partner=partner,
         step=step,
@@ -91,6 +92,8 @@ def _history(
         actor=actor[:200],
         rule_set_version=rule_set_version,
     )
+    insert_one(change)
+    return change
 
 
 def _note_first_assignment(record: Record, role: str, now: datetime) -> None:
@@ -125,7 +128,7 @@ def _insert_owner(
 ) -> Ownership:
     """The new current owner row and its history row; the race is the caller's to handle
     (the partial unique index raises IntegrityError for a second current owner)."""
-    ownership = Ownership.objects.create(
+    ownership = Ownership(
         **record.filter,
         role=role,
         rep=rep,
@@ -135,6 +138,7 @@ def _insert_owner(
         expires_at=expires_at,
         rule_set_version=rule_set_version,
     )
+    insert_one(ownership)
     _history(
         record,
         role=role,
