@@ -240,14 +240,26 @@ class SimulatedCounters(Counters):
 
 
 def _members(territory: Territory) -> list[TerritoryMember]:
-    # Uses the prefetch when the caller made one (prefetch_related("memberships__rep")); else
-    # one query for this territory's members and their reps (routing_territories loads none).
-    if "memberships" in getattr(territory, "_prefetched_objects_cache", {}):
-        members = list(territory.memberships.all())
-    else:
-        members = _TERRITORY_MEMBERS(territory.pk)
-        keep_members(territory, members)
-    return sorted(members, key=lambda m: (m.position, m.pk))
+    """The territory's members in their order (position, id), with their reps.
+
+    Uses the prefetch when the caller made one (prefetch_related("memberships__rep")); else
+    one query for this territory's members and their reps (routing_territories loads none).
+    The ordered list is kept on the instance beside the prefetch it came from, so a batch
+    routing hundreds of leads with the same instances sorts once. The list is shared: not
+    for changing."""
+    prefetched = getattr(territory, "_prefetched_objects_cache", {}).get("memberships")
+    if prefetched is None:
+        keep_members(territory, _TERRITORY_MEMBERS(territory.pk))
+        prefetched = territory._prefetched_objects_cache["memberships"]  # type: ignore[attr-defined]
+    known = territory.__dict__.get(_ORDERED)
+    if known is not None and known[0] is prefetched:  # the same prefetch (held here: never a reused id)
+        return known[1]
+    ordered = sorted(prefetched, key=lambda m: (m.position, m.pk))
+    territory.__dict__[_ORDERED] = (prefetched, ordered)
+    return ordered
+
+
+_ORDERED = "_leadowner_ordered_members"
 
 
 def keep_members(territory: Territory, members: list[TerritoryMember]) -> None:
@@ -277,24 +289,69 @@ def load_decides(member: TerritoryMember, *, all_loads: bool) -> bool:
     return all_loads or member.rep.capacity is not None
 
 
+@dataclass(frozen=True)
+class _Standing:
+    """What decides whether a member can take a lead, apart from the lead's exclusions and loads:
+    worked out once per member list and day (a batch asks for every lead)."""
+
+    member: TerritoryMember
+    rep_id: int
+    departed: bool
+    out_of_office: str | None  # unavailable_reason's words, when out of office today
+    capacity: int | None
+
+
+def _standings(members: list[TerritoryMember], today: date) -> list[_Standing]:
+    out = []
+    for m in members:
+        rep = m.rep
+        away = unavailable_reason(rep, today=today, excluded=()) if rep.status != RepStatus.DEPARTED else None
+        out.append(_Standing(m, rep.pk, rep.status == RepStatus.DEPARTED, away, rep.capacity))
+    return out
+
+
+def _standings_of(territory: Territory, members: list[TerritoryMember], today: date) -> list[_Standing]:
+    """`_standings` of the territory's ordered members, kept on the instance beside them."""
+    known = territory.__dict__.get(_STANDINGS)
+    if known is not None and known[0] is members and known[1] == today:
+        return known[2]
+    standings = _standings(members, today)
+    territory.__dict__[_STANDINGS] = (members, today, standings)
+    return standings
+
+
+_STANDINGS = "_leadowner_member_standings"
+
+
 def _eligible(
-    members: list[TerritoryMember], *, today: date, excluded: Collection[int], counters: Counters, all_loads: bool
+    standings: list[_Standing], *, excluded: Collection[int], counters: Counters, all_loads: bool
 ) -> tuple[list[TerritoryMember], list[str], dict[int, int]]:
     """Who can take the lead, who cannot and why, and the open loads read.
 
     Loads are read for every member when the method compares them (`all_loads`), else only
     for members with a capacity: a rep without one is never "at capacity", and counting
     the open leads of a territory's members is the costliest read of a routing decision
-    (a join over their every open lead).
+    (a join over their every open lead). The reasons are unavailable_reason's, in its order
+    (departed, excluded, out of office, at capacity); what does not depend on the lead is
+    worked out once per member list and day (`_standings_of`).
     """
-    loads = counters.open_loads([m.rep_id for m in members if load_decides(m, all_loads=all_loads)])
+    loads = counters.open_loads([s.rep_id for s in standings if all_loads or s.capacity is not None])
     eligible, skipped = [], []
-    for m in members:
-        reason = unavailable_reason(m.rep, today=today, excluded=excluded, load=loads.get(m.rep_id, 0))
-        if reason is None:
-            eligible.append(m)
+    for s in standings:
+        if s.departed:
+            reason: str | None = "departed"
+        elif s.rep_id in excluded:
+            reason = "excluded from this routing"
+        elif s.out_of_office is not None:
+            reason = s.out_of_office
+        elif s.capacity is not None and (load := loads.get(s.rep_id, 0)) >= s.capacity:
+            reason = f"at capacity ({load} of {s.capacity} open leads)"
         else:
-            skipped.append(f"{m.rep.name} ({reason})")
+            reason = None
+        if reason is None:
+            eligible.append(s.member)
+        else:
+            skipped.append(f"{s.member.rep.name} ({reason})")
     return eligible, skipped, loads
 
 
@@ -312,8 +369,7 @@ def distribute(territory: Territory, *, today: date, excluded: Collection[int] =
     if method != DistributionMethod.CLAIM_QUEUE:
         counters.lock(territory.name)
     eligible, skipped, loads = _eligible(
-        members,
-        today=today,
+        _standings_of(territory, members, today),
         excluded=excluded,
         counters=counters,
         all_loads=method == DistributionMethod.LOAD_BALANCED,

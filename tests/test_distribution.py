@@ -284,3 +284,40 @@ def test_a_batch_preloads_only_the_loads_that_decide(monkeypatch: pytest.MonkeyP
         counters.preload([round_robin, balanced])
     assert sorted(asked) == sorted([capped.rep_id, light.rep_id])
     assert free.rep_id not in asked
+
+
+@pytest.mark.django_db
+def test_one_territory_instance_routing_many_leads_skips_each_rep_for_unavailable_reasons_words() -> None:
+    """A batch routes many leads with one Territory instance and keeps each member's standing
+    (departed, out of office) for the day: the reasons are unavailable_reason's, the lead's own
+    exclusions and the loads counted anew for each lead, and another day is worked out again."""
+    from datetime import date
+
+    from django.db import transaction
+
+    from routing.distribution import BatchCounters, distribute, unavailable_reason
+
+    territory = _territory()
+    gone = _member(territory, 0, name="Gone", status="DEPARTED")
+    away = _member(territory, 1, name="Away", out_of_office_from=date(2026, 3, 1), out_of_office_until=date(2026, 3, 5))
+    full = _member(territory, 2, name="Full", capacity=1)
+    ada = _member(territory, 3, name="Ada")
+    bo = _member(territory, 4, name="Bo")
+    today, later = date(2026, 3, 2), date(2026, 3, 9)
+    counters = BatchCounters()
+    lines = []
+    with transaction.atomic():
+        for day, excluded in [(today, set()), (today, {ada.rep_id}), (later, set()), (later, {bo.rep_id})]:
+            expected = {}
+            for member in (gone, away, full, ada, bo):
+                load = counters.open_loads([member.rep_id])[member.rep_id]
+                expected[member.rep.name] = unavailable_reason(member.rep, today=day, excluded=excluded, load=load)
+            pick = distribute(territory, today=day, excluded=excluded, counters=counters)
+            assert pick.rep is not None
+            counters.add_load(pick.rep.pk)
+            lines.append(pick.line)
+            skipped = pick.line.partition("; skipped ")[2]
+            assert skipped == ", ".join(f"{name} ({why})" for name, why in expected.items() if why), pick.line
+    assert "Away (out of office until 2026-03-05)" in lines[0] and "Away (out" not in lines[2]  # back on the 9th
+    assert "Ada (excluded from this routing)" in lines[1] and "Ada (excluded" not in lines[2]
+    assert all("Gone (departed)" in line for line in lines)
