@@ -357,15 +357,15 @@ def _notifications(*, revops: Any, owner: Any, partner_user: Any, dispute: Any, 
     sent, refused, _pending = told
     # Emails as the after-commit task sends them: through the mail backend, or refused by the server.
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
-        for row in sent:
-            send_notification_email(notification_id=row.pk, now=now)
+        for notification_id in sent:
+            send_notification_email(notification_id=notification_id, now=now)
     with override_settings(
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=1
     ):
-        for row in refused:
-            send_notification_email(notification_id=row.pk, now=now)
+        for notification_id in refused:
+            send_notification_email(notification_id=notification_id, now=now)
     # RevOps read the forfeit notice already; the other two stay unread.
-    mark_notifications_read(actor=Actor(rep=revops), ids=[refused[-1].pk], now=now)
+    mark_notifications_read(actor=Actor(rep=revops), ids=[refused[-1]], now=now)
 
 
 def _free_port() -> int:
