@@ -93,12 +93,15 @@ def insert_rows(
     PostgreSQL: COPY ... FROM STDIN, with ids drawn from the table's sequence first
     (several times faster than INSERT for a file of 100,000 accounts; constraints and
     deferred foreign keys are checked all the same, and a violation raises Django's
-    IntegrityError as an INSERT's would). Elsewhere, and for fewer than `_COPY_FROM` rows
-    (one INSERT then beats the ids' read and the COPY): bulk_create in batches.
+    IntegrityError as an INSERT's would); fewer than `_COPY_FROM` rows go in one INSERT
+    (it beats reading the ids, then the COPY), the values as given either way. Elsewhere:
+    bulk_create in batches.
     """
     if not rows:
         return []
-    if connection.vendor != "postgresql" or len(rows) < _COPY_FROM:
+    if connection.vendor == "postgresql" and len(rows) < _COPY_FROM:
+        return _insert_values(model, columns, rows, returning_ids=returning_ids)
+    if connection.vendor != "postgresql":
         objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
         model._default_manager.bulk_create(objs, batch_size=_BATCH)
         if returning_ids:
@@ -123,6 +126,21 @@ def insert_rows(
                 for row in rows:
                     copy.write_row(row)
     return ids
+
+
+def _insert_values(
+    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, returning_ids: bool
+) -> list[int]:
+    """insert_rows' few rows on PostgreSQL: one INSERT ... VALUES (...), (...) [RETURNING id]."""
+    qn = connection.ops.quote_name
+    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608
+        f"VALUES {', '.join([marks] * len(rows))}" + (" RETURNING id" if returning_ids else "")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+        return [int(found[0]) for found in cursor.fetchall()] if returning_ids else []
 
 
 def insert_objects(objs: Sequence[Model]) -> None:

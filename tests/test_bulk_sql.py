@@ -109,3 +109,26 @@ def test_insert_one_writes_the_row_save_writes_and_raises_djangos_integrity_erro
     with pytest.raises(IntegrityError), transaction.atomic():  # a second current owner: the index refuses it
         insert_one(Ownership(lead=mine, role="SALES", rep=other, reason="TERRITORY", since=NOW))
     assert list(Ownership.objects.values_list("lead_id", "rep_id")) == [(mine.pk, rep.pk)]
+
+
+@pytest.mark.parametrize("count", [3, N])  # one INSERT below the COPY threshold, COPY above it
+def test_insert_rows_writes_the_values_given_even_into_auto_now_columns(count: int):
+    """An import writes its own `now` into created_at/updated_at (auto_now columns the ORM would fill
+    with the wall clock), whatever the chunk's size."""
+    from django.db import connection
+
+    from leadowner.bulk_sql import insert_rows
+    from routing.models import Account
+
+    columns = ["name", "normalized_name", "country", "subdivision", "city", "postal_code", "industry", "type"]
+    columns += ["named_account", "origin", "created_at", "updated_at"]
+    rows = [
+        (f"Stamped {i}", f"stamped {i}", "US", "", "", "", "", "PROSPECT", False, "IMPORT", NOW, NOW)
+        for i in range(count)
+    ]
+    ids = insert_rows(Account, columns, rows, returning_ids=True)
+    assert len(ids) == count and len(set(ids)) == count
+    stored = list(Account.objects.filter(pk__in=ids).order_by("pk").values_list("name", "created_at", "updated_at"))
+    assert [name for name, *_ in stored] == [f"Stamped {i}" for i in range(count)]
+    if connection.vendor == "postgresql":  # SQLite goes through bulk_create, which stamps auto_now itself
+        assert {(created, updated) for _name, created, updated in stored} == {(NOW, NOW)}
