@@ -55,3 +55,21 @@ def test_env_helpers_reject_bad_values(monkeypatch):
     monkeypatch.setenv("X_URL", "ftp://x")
     with pytest.raises(ConfigurationError, match="supported URL"):
         env_url("X_URL", "", schemes=("redis",))
+
+
+def test_an_sqlite_without_returning_is_refused_at_start(monkeypatch):
+    """The bulk writers need SQLite 3.35 (RETURNING): an older library is a system-check error, not a
+    failure in the middle of an import."""
+    import sqlite3
+
+    from django.core import checks
+
+    from leadowner import checks as our_checks
+
+    assert our_checks.sqlite_supports_returning() == []  # this machine's SQLite is new enough
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+    monkeypatch.setattr(our_checks, "connections", {"default": type("Db", (), {"vendor": "sqlite"})()})
+    (error,) = our_checks.sqlite_supports_returning()
+    assert error.id == "leadowner.E001" and "3.34.1" in error.msg and "3.35.0" in error.msg
+    assert error in checks.run_checks()
