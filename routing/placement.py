@@ -12,6 +12,7 @@ spreads evenly. Claim-queue territories place nobody: the record waits to be cla
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections.abc import Callable, Collection, Iterable
 from datetime import date
@@ -25,6 +26,10 @@ LoadFunction = Callable[[list[int]], dict[int, int]]
 _CandidateKey = tuple[Territory, tuple[str, ...] | None]
 # (load / weight, position, member id, the load it was pushed with, the member)
 _HeapEntry = tuple[float, int, int, int, TerritoryMember]
+
+
+# The account's fields account_facts reads: a Facts field each, of the same name.
+FACT_FIELDS = tuple(f.name for f in dataclasses.fields(Facts))
 
 
 def account_facts(account: Account) -> Facts:

@@ -43,6 +43,7 @@ from routing.enrich import CleanLead, LeadData, enrich
 from routing.matching import BatchMatchReads
 from routing.models import OPEN_LEAD_STAGES, Lead, OwnerRole, Ownership, OwnershipChange
 from routing.reads import BatchLead, BatchReads
+from routing.services.bulk_moves import HISTORY_COLUMNS, OWNER_COLUMNS, history_row, owner_row
 from routing.services.leads import (
     EMAIL_LOCK_SPACE,
     ROUTING_ACTOR,
@@ -330,22 +331,6 @@ def _first_within(leads: Iterable[Lead], received_at: datetime, window: timedelt
     return next((lead for lead in leads if abs(lead.received_at - received_at) <= window), None)
 
 
-_OWNER_COLUMNS = ("lead_id", "role", "rep_id", "partner_id", "reason", "since", "rule_set_version")
-_HISTORY_COLUMNS = (
-    "at",
-    "lead_id",
-    "role",
-    "from_rep_id",
-    "from_partner_id",
-    "to_rep_id",
-    "to_partner_id",
-    "step",
-    "reason",
-    "actor",
-    "rule_set_version",
-)
-
-
 def _write(done: list[Rerouted], counters: BatchCounters, *, label: str, now: datetime, stored: bool) -> None:
     """Write the batch's decisions: new leads (`stored=False`, inserted with their decision) or
     stored ones (one UPDATE); ended owners, new owners and their history (plain rows, COPY
@@ -368,32 +353,26 @@ def _write(done: list[Rerouted], counters: BatchCounters, *, label: str, now: da
         insert_objects([r.lead for r in done])  # their ids, for the owners and history below
     owners: list[tuple[object, ...]] = []
     history: list[tuple[object, ...]] = []
-    actor = label[:200]
+    sales = OwnerRole.SALES.value
     for r in changed:
         decision = r.decision
-        step = str(decision.step)
-        why = (decision.trace[-1] if decision.trace else step)[:500]
+        why = decision.trace[-1] if decision.trace else str(decision.step)
         version = decision.rule_set_version or None
         rep_id = r.rep.pk if r.rep is not None else None
         partner_id = r.partner.pk if r.partner is not None else None
         if rep_id is not None or partner_id is not None:
-            owners.append((r.lead.pk, OwnerRole.SALES.value, rep_id, partner_id, step, now, version))
+            owners.append(
+                owner_row(account_id=None, lead_id=r.lead.pk, role=sales, rep_id=rep_id, partner_id=partner_id,
+                          step=decision.step, since=now, rule_set_version=version)
+            )  # fmt: skip
         before = r.before
         history.append(
-            (
-                now,
-                r.lead.pk,
-                OwnerRole.SALES.value,
-                before.rep_id if before else None,
-                before.partner_id if before else None,
-                rep_id,
-                partner_id,
-                step,
-                why,
-                actor,
-                version,
-            )
-        )
+            history_row(at=now, account_id=None, lead_id=r.lead.pk, role=sales,
+                        from_rep_id=before.rep_id if before else None,
+                        from_partner_id=before.partner_id if before else None,
+                        to_rep_id=rep_id, to_partner_id=partner_id, step=decision.step, why=why, actor=label,
+                        rule_set_version=version)
+        )  # fmt: skip
     if ending:
         ended = Ownership.objects.filter(pk__in=ending, ended_at__isnull=True).update(ended_at=now)
         if ended != len(ending):
@@ -401,13 +380,13 @@ def _write(done: list[Rerouted], counters: BatchCounters, *, label: str, now: da
     if owners:
         try:
             with transaction.atomic():
-                insert_rows(Ownership, _OWNER_COLUMNS, owners)
+                insert_rows(Ownership, OWNER_COLUMNS, owners)
         except IntegrityError:
             raise ServiceError(
                 ErrorCode.CONFLICT, "one of these leads got another SALES owner meanwhile; try again"
             ) from None
     if history:
-        insert_rows(OwnershipChange, _HISTORY_COLUMNS, history)
+        insert_rows(OwnershipChange, HISTORY_COLUMNS, history)
     if stored:
         update_from_values(
             Lead,

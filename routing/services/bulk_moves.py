@@ -62,38 +62,30 @@ def move_owners(
         ended = _end_current(list(by_id), now=now, from_rep_id=from_rep_id)
         if not ended:
             return []
-        who = actor[:200]
         owners: list[tuple[object, ...]] = []
         history: list[tuple[object, ...]] = []
         applied: list[Moved] = []
         for ownership_id, account_id, lead_id, role, rep_id, partner_id in ended:
             move = by_id[ownership_id]
-            step = str(move.step)  # a DecisionStep member is written as its value
             if move.to_rep_id is not None:
-                owners.append((account_id, lead_id, role, move.to_rep_id, step, now, rule_set_version))
+                owners.append(
+                    owner_row(account_id=account_id, lead_id=lead_id, role=role, rep_id=move.to_rep_id,
+                              partner_id=None, step=move.step, since=now, rule_set_version=rule_set_version)
+                )  # fmt: skip
             history.append(
-                (
-                    now,
-                    account_id,
-                    lead_id,
-                    role,
-                    rep_id,
-                    partner_id,
-                    move.to_rep_id,
-                    step,
-                    move.why[:500],
-                    who,
-                    rule_set_version,
-                )
-            )
+                history_row(at=now, account_id=account_id, lead_id=lead_id, role=role, from_rep_id=rep_id,
+                            from_partner_id=partner_id, to_rep_id=move.to_rep_id, to_partner_id=None,
+                            step=move.step, why=move.why, actor=actor, rule_set_version=rule_set_version)
+            )  # fmt: skip
             applied.append(Moved(move=move, account_id=account_id, lead_id=lead_id, role=role, from_rep_id=rep_id))
-        insert_rows(Ownership, _OWNER_COLUMNS, owners)
-        insert_rows(OwnershipChange, _HISTORY_COLUMNS, history)
+        insert_rows(Ownership, OWNER_COLUMNS, owners)
+        insert_rows(OwnershipChange, HISTORY_COLUMNS, history)
     return applied
 
 
-_OWNER_COLUMNS = ("account_id", "lead_id", "role", "rep_id", "reason", "since", "rule_set_version")
-_HISTORY_COLUMNS = (
+# The columns of new owners and history written as plain rows (here and by the batch router).
+OWNER_COLUMNS = ("account_id", "lead_id", "role", "rep_id", "partner_id", "reason", "since", "rule_set_version")
+HISTORY_COLUMNS = (
     "at",
     "account_id",
     "lead_id",
@@ -101,11 +93,61 @@ _HISTORY_COLUMNS = (
     "from_rep_id",
     "from_partner_id",
     "to_rep_id",
+    "to_partner_id",
     "step",
     "reason",
     "actor",
     "rule_set_version",
 )
+
+
+def owner_row(
+    *,
+    account_id: int | None,
+    lead_id: int | None,
+    role: str,
+    rep_id: int | None,
+    partner_id: int | None,
+    step: str,
+    since: datetime,
+    rule_set_version: int | None,
+) -> tuple[object, ...]:
+    """A new current owner's values in OWNER_COLUMNS order (a DecisionStep member written as its value)."""
+    return (account_id, lead_id, str(role), rep_id, partner_id, str(step), since, rule_set_version)
+
+
+def history_row(
+    *,
+    at: datetime,
+    account_id: int | None,
+    lead_id: int | None,
+    role: str,
+    from_rep_id: int | None,
+    from_partner_id: int | None,
+    to_rep_id: int | None,
+    to_partner_id: int | None,
+    step: str,
+    why: str,
+    actor: str,
+    rule_set_version: int | None,
+) -> tuple[object, ...]:
+    """An OwnershipChange's values in HISTORY_COLUMNS order, its reason and actor cut to their columns."""
+    return (
+        at,
+        account_id,
+        lead_id,
+        str(role),
+        from_rep_id,
+        from_partner_id,
+        to_rep_id,
+        to_partner_id,
+        str(step),
+        why[:500],
+        actor[:200],
+        rule_set_version,
+    )
+
+
 _ENDED_COLUMNS = "id, account_id, lead_id, role, rep_id, partner_id"
 
 

@@ -62,7 +62,7 @@ from routing.models import (
     OwnerRole,
     Ownership,
 )
-from routing.placement import Placer, account_facts
+from routing.placement import FACT_FIELDS, Placer, account_facts
 from routing.selectors.team import manager_chain
 from routing.services.batch_routing import reroute_leads, whole_or_one_by_one
 from routing.services.bulk_moves import Move, Moved, move_owners
@@ -283,17 +283,7 @@ class _Planner:
 
 
 # What placing an account reads: its facts (routing.placement.account_facts), name and type.
-_ACCOUNT_FIELDS = (
-    "name",
-    "type",
-    "country",
-    "subdivision",
-    "city",
-    "postal_code",
-    "industry",
-    "employees",
-    "annual_revenue",
-)
+_ACCOUNT_FIELDS = ("name", "type", *FACT_FIELDS)
 
 
 def _account_ownerships(rep: Rep) -> QuerySet[Ownership]:
