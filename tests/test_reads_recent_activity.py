@@ -32,10 +32,8 @@ def test_every_shape_answers_as_the_orm_query_newest_first(leads: int) -> None:
     account, other = AccountFactory(), AccountFactory()
     own_leads = [LeadFactory(account=account) for _ in range(leads)]
     loose = LeadFactory()  # no account yet (a new lead being routed)
-    day = 0
     expected_for_account: list[int] = []
-    for target in [{"account": account}, *({"lead": lead} for lead in own_leads)]:
-        day += 1
+    for day, target in enumerate([{"account": account}, *({"lead": lead} for lead in own_leads)], start=1):
         expected_for_account.append(ActivityFactory(rep=rep, occurred_at=NOW - timedelta(days=day), **target).pk)
     ActivityFactory(rep=rep, occurred_at=NOW - timedelta(days=2), lead=loose)
     ActivityFactory(rep=rep, occurred_at=NOW - timedelta(days=1), account=other)  # another account
