@@ -104,15 +104,37 @@ def is_out_of_office(rep: Rep, today: date) -> bool:
 
 def unavailable_reason(rep: Rep, *, today: date, excluded: Collection[int], load: int | None = None) -> str | None:
     """Why `rep` cannot take a new lead now, or None when it can."""
-    if rep.status == RepStatus.DEPARTED:
-        return "departed"
-    if rep.pk in excluded:
-        return "excluded from this routing"
+    return _unavailable(_standing(rep, today), excluded=excluded, load=load)
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """What decides whether a rep can take a lead, apart from the lead's exclusions and the
+    rep's load: the same all day, so a batch works it out once per member (`_standings_of`)."""
+
+    rep_id: int
+    departed: bool
+    out_of_office: str | None  # the words, when out of office today
+    capacity: int | None
+
+
+def _standing(rep: Rep, today: date) -> _Standing:
+    away = None
     if is_out_of_office(rep, today):
-        until = f" until {rep.out_of_office_until.isoformat()}" if rep.out_of_office_until else ""
-        return f"out of office{until}"
-    if load is not None and rep.capacity is not None and load >= rep.capacity:
-        return f"at capacity ({load} of {rep.capacity} open leads)"
+        away = "out of office" + (f" until {rep.out_of_office_until.isoformat()}" if rep.out_of_office_until else "")
+    return _Standing(rep.pk, rep.status == RepStatus.DEPARTED, away, rep.capacity)
+
+
+def _unavailable(standing: _Standing, *, excluded: Collection[int], load: int | None) -> str | None:
+    """The rule, in its order: departed, excluded from this routing, out of office, at capacity."""
+    if standing.departed:
+        return "departed"
+    if standing.rep_id in excluded:
+        return "excluded from this routing"
+    if standing.out_of_office is not None:
+        return standing.out_of_office
+    if load is not None and standing.capacity is not None and load >= standing.capacity:
+        return f"at capacity ({load} of {standing.capacity} open leads)"
     return None
 
 
@@ -283,39 +305,18 @@ _TERRITORY_MEMBERS = Prepared(
 )
 
 
-def load_decides(member: TerritoryMember, *, all_loads: bool) -> bool:
-    """Whether distribution reads this member's open load: every member's when the method
+def load_decides(capacity: int | None, *, all_loads: bool) -> bool:
+    """Whether distribution reads a member's open load: every member's when the method
     compares loads (`all_loads`: load balanced), else only a member with a capacity."""
-    return all_loads or member.rep.capacity is not None
-
-
-@dataclass(frozen=True)
-class _Standing:
-    """What decides whether a member can take a lead, apart from the lead's exclusions and loads:
-    worked out once per member list and day (a batch asks for every lead)."""
-
-    member: TerritoryMember
-    rep_id: int
-    departed: bool
-    out_of_office: str | None  # unavailable_reason's words, when out of office today
-    capacity: int | None
-
-
-def _standings(members: list[TerritoryMember], today: date) -> list[_Standing]:
-    out = []
-    for m in members:
-        rep = m.rep
-        away = unavailable_reason(rep, today=today, excluded=()) if rep.status != RepStatus.DEPARTED else None
-        out.append(_Standing(m, rep.pk, rep.status == RepStatus.DEPARTED, away, rep.capacity))
-    return out
+    return all_loads or capacity is not None
 
 
 def _standings_of(territory: Territory, members: list[TerritoryMember], today: date) -> list[_Standing]:
-    """`_standings` of the territory's ordered members, kept on the instance beside them."""
+    """The standing of each of the territory's ordered members, kept on the instance beside them."""
     known = territory.__dict__.get(_STANDINGS)
     if known is not None and known[0] is members and known[1] == today:
         return known[2]
-    standings = _standings(members, today)
+    standings = [_standing(m.rep, today) for m in members]
     territory.__dict__[_STANDINGS] = (members, today, standings)
     return standings
 
@@ -324,34 +325,30 @@ _STANDINGS = "_leadowner_member_standings"
 
 
 def _eligible(
-    standings: list[_Standing], *, excluded: Collection[int], counters: Counters, all_loads: bool
+    members: list[TerritoryMember],
+    standings: list[_Standing],
+    *,
+    excluded: Collection[int],
+    counters: Counters,
+    all_loads: bool,
 ) -> tuple[list[TerritoryMember], list[str], dict[int, int]]:
     """Who can take the lead, who cannot and why, and the open loads read.
 
     Loads are read for every member when the method compares them (`all_loads`), else only
     for members with a capacity: a rep without one is never "at capacity", and counting
     the open leads of a territory's members is the costliest read of a routing decision
-    (a join over their every open lead). The reasons are unavailable_reason's, in its order
-    (departed, excluded, out of office, at capacity); what does not depend on the lead is
-    worked out once per member list and day (`_standings_of`).
+    (a join over their every open lead). The reasons are unavailable_reason's (one rule,
+    `_unavailable`); what does not depend on the lead is worked out once per member list and
+    day (`_standings_of`).
     """
-    loads = counters.open_loads([s.rep_id for s in standings if all_loads or s.capacity is not None])
+    loads = counters.open_loads([s.rep_id for s in standings if load_decides(s.capacity, all_loads=all_loads)])
     eligible, skipped = [], []
-    for s in standings:
-        if s.departed:
-            reason: str | None = "departed"
-        elif s.rep_id in excluded:
-            reason = "excluded from this routing"
-        elif s.out_of_office is not None:
-            reason = s.out_of_office
-        elif s.capacity is not None and (load := loads.get(s.rep_id, 0)) >= s.capacity:
-            reason = f"at capacity ({load} of {s.capacity} open leads)"
-        else:
-            reason = None
+    for m, standing in zip(members, standings, strict=True):
+        reason = _unavailable(standing, excluded=excluded, load=loads.get(standing.rep_id, 0))
         if reason is None:
-            eligible.append(s.member)
+            eligible.append(m)
         else:
-            skipped.append(f"{s.member.rep.name} ({reason})")
+            skipped.append(f"{m.rep.name} ({reason})")
     return eligible, skipped, loads
 
 
@@ -369,6 +366,7 @@ def distribute(territory: Territory, *, today: date, excluded: Collection[int] =
     if method != DistributionMethod.CLAIM_QUEUE:
         counters.lock(territory.name)
     eligible, skipped, loads = _eligible(
+        members,
         _standings_of(territory, members, today),
         excluded=excluded,
         counters=counters,
@@ -481,7 +479,7 @@ class BatchCounters(DurableCounters):
             m.rep_id
             for pk, group in members.items()
             for m in group
-            if load_decides(m, all_loads=by_id[pk].distribution == DistributionMethod.LOAD_BALANCED)
+            if load_decides(m.rep.capacity, all_loads=by_id[pk].distribution == DistributionMethod.LOAD_BALANCED)
         } - set(self._loads)
         self._loads.update(open_loads(sorted(rep_ids)))
         names = sorted({t.name for t in by_id.values()} - set(self._stored))
