@@ -32,10 +32,12 @@ def test_every_shape_answers_as_the_orm_query_newest_first(leads: int) -> None:
     account, other = AccountFactory(), AccountFactory()
     own_leads = [LeadFactory(account=account) for _ in range(leads)]
     loose = LeadFactory()  # no account yet (a new lead being routed)
-    expected_for_account: list[int] = []
-    for day, target in enumerate([{"account": account}, *({"lead": lead} for lead in own_leads)], start=1):
-        expected_for_account.append(ActivityFactory(rep=rep, occurred_at=NOW - timedelta(days=day), **target).pk)
-    ActivityFactory(rep=rep, occurred_at=NOW - timedelta(days=2), lead=loose)
+    on_account = [
+        ActivityFactory(rep=rep, occurred_at=NOW - timedelta(days=day), **target)
+        for day, target in enumerate([{"account": account}, *({"lead": lead} for lead in own_leads)], start=1)
+    ]
+    expected_for_account = [a.pk for a in on_account]
+    on_loose = ActivityFactory(rep=rep, occurred_at=NOW - timedelta(days=2), lead=loose)
     ActivityFactory(rep=rep, occurred_at=NOW - timedelta(days=1), account=other)  # another account
     ActivityFactory(rep=rep, occurred_at=NOW - timedelta(days=200), account=account)  # too old
     ActivityFactory(rep=rep, occurred_at=NOW + timedelta(days=1), account=account)  # after `until`
@@ -45,6 +47,11 @@ def test_every_shape_answers_as_the_orm_query_newest_first(leads: int) -> None:
         assert got == _orm(account_id, lead_id), (account_id, lead_id)
     found = _ids(Reads().recent_activity(account_id=account.pk, lead_id=None, since=SINCE, until=NOW))
     assert found == expected_for_account[: reads.ENGAGEMENT_SCAN]
+    # Built from what was written, not from the query: newest first, the later row first on a tie.
+    both = sorted([*on_account, on_loose], key=lambda a: (a.occurred_at, a.pk), reverse=True)
+    with_loose = _ids(Reads().recent_activity(account_id=account.pk, lead_id=loose.pk, since=SINCE, until=NOW))
+    assert with_loose == [a.pk for a in both][: reads.ENGAGEMENT_SCAN]
+    assert _ids(Reads().recent_activity(account_id=None, lead_id=loose.pk, since=SINCE, until=NOW)) == [on_loose.pk]
     assert Reads().recent_activity(account_id=None, lead_id=None, since=SINCE, until=NOW) == []
 
 
