@@ -73,6 +73,12 @@ class RoutingDecision:
     territory_id: int | None = None
     trace: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def why(self) -> str:
+        """What history records as the reason of the owner this decision gives: its last trace
+        line (the step that decided, in words), else the step."""
+        return self.trace[-1] if self.trace else str(self.step)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "step": self.step,

@@ -356,7 +356,7 @@ def _write(done: list[Rerouted], counters: BatchCounters, *, label: str, now: da
     sales = OwnerRole.SALES.value
     for r in changed:
         decision = r.decision
-        why = decision.trace[-1] if decision.trace else str(decision.step)
+        why = decision.why
         version = decision.rule_set_version or None
         rep_id = r.rep.pk if r.rep is not None else None
         partner_id = r.partner.pk if r.partner is not None else None

@@ -103,7 +103,7 @@ def _apply(lead: Lead, outcome: Outcome, *, actor: str, now: datetime, before: O
     """Write what the decision says: account, owner (with history), assignment time, the decision."""
     decision, choice = outcome.decision, outcome.choice
     record = Record(lead=lead)
-    why = decision.trace[-1] if decision.trace else decision.step
+    why = decision.why
     version = decision.rule_set_version or None
     fields = ["account", "decision"]
     if choice.rep is not None or choice.partner is not None:
@@ -231,7 +231,7 @@ def _insert_routed(lead: Lead, outcome: Outcome, *, now: datetime) -> Lead:
             rep=choice.rep,
             partner=choice.partner,
             step=decision.step,
-            why=decision.trace[-1] if decision.trace else decision.step,
+            why=decision.why,
             actor=ROUTING_ACTOR,
             now=now,
             rule_set_version=decision.rule_set_version or None,
