@@ -17,6 +17,8 @@ from typing import Any
 from django.db import connection, models
 from django.db.models import Field, Model
 
+from leadowner.prepared import statement_cursor
+
 
 def update_from_values(
     model: type[Model],
@@ -226,7 +228,7 @@ def insert_one(obj: Model) -> None:
     sql, fields, plain = compiled
     obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     values = _values(obj, fields, plain)
-    with connection.cursor() as cursor:
+    with statement_cursor(connection.alias) as cursor:
         cursor.execute(sql, values)
         obj.pk = cursor.fetchone()[0]
     obj._state.adding = False

@@ -37,7 +37,7 @@ from django.db import connection
 from django.db.models import Count
 
 from leadowner.bulk_sql import update_from_values
-from leadowner.prepared import Prepared, PreparedIn
+from leadowner.prepared import Prepared, PreparedIn, statement_cursor
 from routing.models import OPEN_LEAD_STAGES, OwnerRole, Ownership
 from territories.models import (
     DistributionCounter,
@@ -200,7 +200,7 @@ class DurableCounters(Counters):
             DistributionLock.objects.get_or_create(territory_name=territory_name)
             DistributionLock.objects.select_for_update().get(territory_name=territory_name)
             return
-        with connection.cursor() as cursor:
+        with statement_cursor() as cursor:
             cursor.execute(_LOCK_SQL, [territory_name])
             if cursor.fetchone() is None:
                 cursor.execute(_MAKE_LOCK_SQL, [territory_name])
@@ -221,7 +221,7 @@ class DurableCounters(Counters):
         return full
 
     def add_round_robin(self, territory_name: str, rep_id: int) -> None:
-        with connection.cursor() as cursor:
+        with statement_cursor() as cursor:
             cursor.execute(_ADD_ROUND_ROBIN_SQL, [territory_name, rep_id])
 
     def add_load(self, rep_id: int) -> None:

@@ -38,7 +38,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from leadowner.errors import ErrorCode, ServiceError
-from leadowner.prepared import Prepared
+from leadowner.prepared import Prepared, statement_cursor
 from routing.decision import MatchResult
 from routing.models import Account, AccountAlias, AccountDomain
 from routing.normalize import domain_with_parents, host_of, is_free_mail, normalize_company, registered_domain
@@ -180,10 +180,17 @@ def _threshold_fraction(threshold: int) -> float:
     return threshold / 100
 
 
+# A lead's own reads ask a few domains or names; a batch's ask hundreds, once each.
+_PREPARED_PARAMS = 16
+
+
 def _select(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """The rows of a written-out statement: the matching reads every lead makes, whose `IN`
-    lists vary in length (building and compiling them with the ORM cost more than running them)."""
-    with connection.cursor() as cursor:
+    lists vary in length (building and compiling them with the ORM cost more than running them).
+    A lead's (few parameters, no LIKE) are kept prepared on PostgreSQL (leadowner.prepared);
+    a batch's long lists are run once each and planned for their values."""
+    use = statement_cursor() if len(params) <= _PREPARED_PARAMS else connection.cursor()
+    with use as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
 

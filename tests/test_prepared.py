@@ -177,3 +177,40 @@ def test_a_lookup_that_escapes_its_argument_is_refused_or_answers_like_the_orm()
             by_name("a_b")
     else:
         assert [a.name for a in by_name("a_b")] == ["a_b"]
+
+
+def _prepared_on_server() -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_on_postgresql_the_compiled_statements_stay_prepared_on_the_connection_unless_turned_off(
+    settings: Any, django_assert_num_queries: Any
+) -> None:
+    from django.db import connection
+
+    from leadowner.prepared import statement_cursor
+    from routing.selectors.accounts import _ACCOUNT_BY_ID
+
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+    account = AccountFactory()
+    settings.DB_PREPARED_STATEMENTS = False
+    before = _prepared_on_server()
+    assert [a.pk for a in _ACCOUNT_BY_ID(account.pk)] == [account.pk]
+    assert _prepared_on_server() == before  # off: bound client-side as every other statement
+
+    settings.DB_PREPARED_STATEMENTS = True
+    with django_assert_num_queries(1) as logged:  # still seen by Django's query log, with its values
+        assert [a.pk for a in _ACCOUNT_BY_ID(account.pk)] == [account.pk]
+    assert f'WHERE "routing_account"."id" = {account.pk} ORDER BY' in logged.captured_queries[0]["sql"]
+    new = _prepared_on_server() - before
+    assert len(new) == 1 and "$1" in next(iter(new)) and "routing_account" in next(iter(new))
+    assert [a.pk for a in _ACCOUNT_BY_ID(account.pk)] == [account.pk]  # reused, not prepared again
+    assert _prepared_on_server() - before == new
+
+    with pytest.raises(ValueError, match="LIKE"), statement_cursor() as cursor:
+        cursor.execute("SELECT id FROM routing_account WHERE normalized_name LIKE %s", ["ibm%"])

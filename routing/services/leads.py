@@ -21,7 +21,7 @@ from leadowner import permissions
 from leadowner.actors import Actor
 from leadowner.bulk_sql import insert_one
 from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
-from leadowner.prepared import Prepared
+from leadowner.prepared import Prepared, statement_cursor
 from routing.decision import MatchResult, RoutingDecision
 from routing.distribution import DurableCounters, SimulatedCounters
 from routing.engine import Outcome, run
@@ -65,7 +65,7 @@ def _serialize_email(email: str) -> None:
     """
     if connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [EMAIL_LOCK_SPACE, email_lock_key(email)])
 
 
