@@ -376,13 +376,32 @@ def _probes(normalized: str, *, reversed_index: bool) -> list[_Probe]:
     return probes
 
 
-def _successor(prefix: str) -> str:
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def _successor(prefix: str) -> str | None:
+    """The least text above every text that starts with `prefix`, in code point order (which
+    is UTF-8's byte order: PostgreSQL's pattern operators and SQLite's binary collation
+    compare so); None when there is none (the prefix is all U+10FFFF)."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars.pop()) + 1
+        if code == 0xD800:  # surrogates are no characters: UTF-8 cannot carry them
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return "".join(chars) + chr(code)
+    return None
 
 
 _COLUMNS = {
     "name": (Account, "id", "normalized_name", 0),
     "alias": (AccountAlias, "account_id", "normalized_alias", 1),
+}
+
+
+# How each side of a probe is read: (at or above the probe, below the next prefix, in order;
+# below the probe, at or above the prefix, in reverse order). PostgreSQL: the pattern
+# operators, which its text_pattern_ops indexes serve; SQLite: its binary b-tree order.
+_SIDES = {
+    "postgresql": (("~>=~", "~<~", "USING ~<~"), ("~<~", "~>=~", "USING ~>~")),
+    "sqlite": ((">=", "<", "ASC"), ("<", ">=", "DESC")),
 }
 
 
@@ -392,35 +411,37 @@ def _neighbour_candidates(normalized: str) -> list[tuple[int, str, bool]]:
     Each read is an index range in index order with a LIMIT (PostgreSQL: the pattern
     indexes, `~>=~` and `ORDER BY ... USING ~<~`, so the order is the bytes' order whatever
     the database collation; SQLite: the b-tree in its binary order), kept to texts that
-    share the probe's first MIN_SHARED characters. One statement for all of them. Never a
-    scan. (Candidates much longer or shorter than the query are dropped afterwards: as a
-    condition in SQL it misled PostgreSQL's row estimates into sorting whole ranges.)
+    share the probe's first MIN_SHARED characters by both bounds of the range (not by a
+    `LIKE`, which only a plan made for its value turns into index bounds). One statement for
+    all of them, kept prepared on PostgreSQL (leadowner.prepared): the planning had been half
+    its time. Never a scan. (Candidates much longer or shorter than the query are dropped
+    afterwards: as a condition in SQL it misled PostgreSQL's row estimates into sorting whole
+    ranges.)
     """
     postgres = connection.vendor == "postgresql"
+    ascending, descending = _SIDES["postgresql" if postgres else "sqlite"]
     parts: list[str] = []
     params: list[str | int] = []
     for probe in _probes(normalized, reversed_index=postgres):
         shared = probe.text[:MIN_SHARED]
+        upper = _successor(shared)
         for table_key in probe.tables:
             model, key, column, via_alias = _COLUMNS[table_key]
             table = connection.ops.quote_name(model._meta.db_table)
-            head = f"SELECT {key}, {column}, {via_alias} FROM {table} WHERE"  # noqa: S608 -- names only
-            if postgres:
-                sort = f"reverse({column})" if probe.from_end else column
-                for compare, order in (("~>=~", "~<~"), ("~<~", "~>~")):
-                    parts.append(
-                        f"({head} {sort} {compare} %s AND {sort} LIKE %s ORDER BY {sort} USING {order} LIMIT %s)"
-                    )
-                    params += [probe.text, f"{shared}%", NEIGHBOURS]
-            else:
-                for compare, bound, order in ((">=", "<", "ASC"), ("<", ">=", "DESC")):
-                    edge = _successor(shared) if bound == "<" else shared
-                    parts.append(
-                        f"SELECT * FROM ({head} {column} {compare} %s AND {column} {bound} %s "  # noqa: S608
-                        f"ORDER BY {column} {order} LIMIT %s)"
-                    )
-                    params += [probe.text, edge, NEIGHBOURS]
-    with connection.cursor() as cursor:
+            sort = f"reverse({column})" if probe.from_end else column
+            for (start, bound, order), edge in ((ascending, upper), (descending, shared)):
+                where = f"{sort} {start} %s"
+                params.append(probe.text)
+                if edge is not None:
+                    where += f" AND {sort} {bound} %s"
+                    params.append(edge)
+                params.append(NEIGHBOURS)
+                select = (
+                    f"SELECT {key}, {column}, {via_alias} FROM {table} "  # noqa: S608 -- names only
+                    f"WHERE {where} ORDER BY {sort} {order} LIMIT %s"
+                )
+                parts.append(f"({select})" if postgres else f"SELECT * FROM ({select})")  # noqa: S608
+    with statement_cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         rows = cursor.fetchall()
     return list(dict.fromkeys((int(pk), str(text), bool(via_alias)) for pk, text, via_alias in rows))

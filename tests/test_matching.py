@@ -496,3 +496,47 @@ def test_an_exact_name_match_names_the_account_without_reading_its_name_again(re
     assert "the name of Acme Rockets Ltd" in result.explanation
     name_reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT id, name FROM")]
     assert len(name_reads) == (1 if reads == "a batch" else 0)  # a batch reads its names once, up front
+
+
+@pytest.mark.parametrize(
+    ("prefix", "successor"),
+    [("abc", "abd"), ("ab_", "ab`"), ("a\ud7ff", "a\ue000"), ("a\U0010ffff", "b"), ("\U0010ffff", None)],
+)
+def test_the_end_of_a_prefix_range_is_the_next_text_in_code_point_order(reads: str, prefix: str, successor) -> None:
+    assert matching._successor(prefix) == successor
+    if successor is not None:
+        assert prefix < successor and prefix + "\U0010ffff" < successor  # every text with the prefix sorts below
+
+
+def test_neighbours_are_bounded_on_both_sides_by_the_queries_first_letters(reads: str) -> None:
+    """The range of each probe is [prefix, next prefix): texts just below and just above it
+    in sorted order are not read, those sharing the prefix are."""
+    inside = [AccountFactory(name=f"Ab Widgets {n}") for n in range(3)]
+    below = AccountFactory(name="Aaz Widgetry")  # nor sharing the last letters (the reversed probe)
+    above = AccountFactory(name="Abz Widgetry")
+    assert [normalize_company(a.name)[:3] for a in (below, *inside, above)] == ["aaz", "ab ", "ab ", "ab ", "abz"]
+    found = {pk for pk, _text, _alias in matching._neighbour_candidates("ab widgets")}
+    assert found == {a.pk for a in inside}
+
+
+@pytest.mark.postgres
+def test_the_neighbours_answer_the_same_from_a_generic_plan_kept_prepared(reads: str, ibm, meta) -> None:
+    """The neighbour read runs prepared (leadowner.prepared): whichever plan PostgreSQL keeps,
+    a generic one included, reads the same neighbours in index order."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    AccountFactory(name="International Business Machinery")
+    queries = ["international busness machines", "meta financal group", "machines business international"]
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+        custom = [matching._neighbour_candidates(q) for q in queries]
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        generic = [matching._neighbour_candidates(q) for q in queries]
+        cursor.execute("RESET plan_cache_mode")
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans), 0) FROM pg_prepared_statements WHERE statement LIKE %s", ["%~>=~%"]
+        )
+        generic_runs = cursor.fetchone()[0]
+    assert generic == custom
+    assert all(custom)
+    assert generic_runs >= len(queries)
