@@ -7,8 +7,11 @@ class LeadownerConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_login_failed
+        from django.db.backends.signals import connection_created
 
-        from leadowner import audit, checks  # noqa: F401 -- checks registers the system checks
+        from leadowner import audit, checks, prepared  # noqa: F401 -- checks registers the system checks
+
+        connection_created.connect(prepared.on_connection_created, dispatch_uid="leadowner.prepared.connection")
 
         # The access audit (leadowner.audit): manager sign-ins and failed attempts.
         user_logged_in.connect(audit.on_user_logged_in, dispatch_uid="leadowner.audit.logged_in")

@@ -165,6 +165,18 @@ def _preparing_cursor(connection: Any) -> Any:
     return cursor
 
 
+# How many prepared statements psycopg keeps per connection (its default: 100), least
+# recently used first out. submitLead alone uses ~60 on the bench book (PreparedIn compiles
+# one per length), and a web process also answers ownerOf and the GraphQL lists.
+PREPARED_PER_CONNECTION = 256
+
+
+def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """connection_created: room for the statements a process keeps prepared (see above)."""
+    if connection.vendor == "postgresql" and connection.connection.prepare_threshold is not None:
+        connection.connection.prepared_max = PREPARED_PER_CONNECTION
+
+
 @cache
 def _preparing_class() -> type:
     from django.db.backends.postgresql.base import ServerBindingCursor

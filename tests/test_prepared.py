@@ -192,7 +192,7 @@ def test_on_postgresql_the_compiled_statements_stay_prepared_on_the_connection_u
 ) -> None:
     from django.db import connection
 
-    from leadowner.prepared import statement_cursor
+    from leadowner.prepared import PREPARED_PER_CONNECTION, statement_cursor
     from routing.selectors.accounts import _ACCOUNT_BY_ID
 
     if connection.vendor != "postgresql":
@@ -204,6 +204,7 @@ def test_on_postgresql_the_compiled_statements_stay_prepared_on_the_connection_u
     assert _prepared_on_server() == before  # off: bound client-side as every other statement
 
     settings.DB_PREPARED_STATEMENTS = True
+    assert connection.connection.prepared_max == PREPARED_PER_CONNECTION  # room for a process's statements
     with django_assert_num_queries(1) as logged:  # still seen by Django's query log, with its values
         assert [a.pk for a in _ACCOUNT_BY_ID(account.pk)] == [account.pk]
     assert f'WHERE "routing_account"."id" = {account.pk} ORDER BY' in logged.captured_queries[0]["sql"]
