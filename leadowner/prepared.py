@@ -29,6 +29,7 @@ turns it off (a connection pooler in transaction mode older than PgBouncer 1.21)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -177,13 +178,17 @@ def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
         connection.connection.prepared_max = PREPARED_PER_CONNECTION
 
 
+# LIKE or ILIKE as an SQL word (not inside a name such as "likelihood").
+_LIKE = re.compile(r"\bI?LIKE\b", re.IGNORECASE)
+
+
 @cache
 def _preparing_class() -> type:
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     class PreparingCursor(ServerBindingCursor):  # type: ignore[misc,valid-type]
         def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: Any = None) -> Any:
-            if "LIKE" in query.upper():
+            if _LIKE.search(query):
                 raise ValueError("a LIKE with a parameter cannot be prepared: a generic plan would not bound the index")
             return super().execute(query, params, prepare=True, binary=binary)  # type: ignore[misc]
 

@@ -213,5 +213,9 @@ def test_on_postgresql_the_compiled_statements_stay_prepared_on_the_connection_u
     assert [a.pk for a in _ACCOUNT_BY_ID(account.pk)] == [account.pk]  # reused, not prepared again
     assert _prepared_on_server() - before == new
 
-    with pytest.raises(ValueError, match="LIKE"), statement_cursor() as cursor:
-        cursor.execute("SELECT id FROM routing_account WHERE normalized_name LIKE %s", ["ibm%"])
+    for refused in ("normalized_name LIKE %s", "normalized_name::text ilike %s", "UPPER(name) LIKE UPPER(%s)"):
+        with pytest.raises(ValueError, match="LIKE"), statement_cursor() as cursor:
+            cursor.execute(f"SELECT id FROM routing_account WHERE {refused}", ["ibm%"])
+    with statement_cursor() as cursor:  # a name holding the letters is no LIKE
+        cursor.execute('SELECT 1 AS "likelihood" FROM routing_account WHERE id = %s', [account.pk])
+        assert cursor.fetchall() == [(1,)]
