@@ -18,18 +18,22 @@ prepared: a list for `__in` would change the SQL with its length (PreparedIn com
 once per length). A `values_list()` queryset gives tuples.
 
 On PostgreSQL these statements (and the few others written by hand for every routed lead)
-run through `statement_cursor`, which has the server keep them prepared per connection:
-PostgreSQL plans them a few times, then keeps a generic plan when it costs no more. The
-members' open-load join alone spent 1.6 ms planning for 2 ms of execution. Only these
-statements: Django's cursor binds everything else client-side, as its default is, because
-a generic plan cannot turn a `LIKE %s` prefix into index bounds (the fuzzy neighbours, the
-console's search), and none of the statements here has one. `DB_PREPARED_STATEMENTS=0`
-turns it off (a connection pooler in transaction mode older than PgBouncer 1.21).
+run through `statement_cursor`, which has the server keep them prepared per connection from
+their second run: PostgreSQL plans them for their values five times, then keeps a generic
+plan when it costs no more. The members' open-load join alone spent 1.6 ms planning for
+2 ms of execution. Only these statements: Django's own cursor binds everything else
+client-side and never prepares, as is its default, and the preparing cursor refuses a
+`LIKE`, whose prefix a generic plan cannot turn into index bounds (the console's search;
+the fuzzy neighbours bound their ranges themselves). `DB_PREPARED_STATEMENTS=0` turns it
+off, for a pooler in transaction mode that cannot carry prepared statements (PgBouncer
+before 1.22, docs/deployment.md).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +47,8 @@ from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
+
+_logger = logging.getLogger("django.db.backends")  # where Django's debug cursor logs statements
 
 M = TypeVar("M")  # a model, or a tuple for values_list()
 
@@ -130,11 +136,7 @@ def statement_cursor(using: str = "default") -> Iterator[CursorWrapper]:
     Elsewhere, or with `DB_PREPARED_STATEMENTS` off, Django's own cursor."""
     connection = connections[using]
     with connection.cursor() as cursor:
-        if (
-            connection.vendor != "postgresql"
-            or not settings.DB_PREPARED_STATEMENTS
-            or connection.connection.prepare_threshold is None  # the driver's preparing is off
-        ):
+        if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
             yield cursor
             return
         # Django's cursor() checked the connection (open, this thread's, no broken transaction);
@@ -146,11 +148,27 @@ def statement_cursor(using: str = "default") -> Iterator[CursorWrapper]:
 
 class _PreparedDebugWrapper(CursorDebugWrapper):
     """Logs the statement with its parameters, as Django's debug cursor does for its own
-    (it asks psycopg for the last query, which a prepared execution does not keep)."""
+    (which asks psycopg for the last query: a prepared execution does not keep it)."""
 
     def execute(self, sql: Any, params: Any = None) -> Any:
-        with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
+        start = time.monotonic()
+        try:
             return CursorWrapper.execute(self, sql, params)
+        finally:
+            duration = time.monotonic() - start
+            try:
+                logged = self.db.ops.compose_sql(sql, params)
+            except Exception:  # values psycopg cannot quote (as Django's own log, keep the SQL)
+                logged = sql
+            self.db.queries_log.append({"sql": logged, "time": f"{duration:.3f}"})
+            _logger.debug(
+                "(%.3f) %s; args=%s; alias=%s",
+                duration,
+                logged,
+                params,
+                self.db.alias,
+                extra={"duration": duration, "sql": logged, "params": params, "alias": self.db.alias},
+            )
 
 
 def _preparing_cursor(connection: Any) -> Any:
@@ -170,11 +188,14 @@ def _preparing_cursor(connection: Any) -> Any:
 # recently used first out. submitLead alone uses ~60 on the bench book (PreparedIn compiles
 # one per length), and a web process also answers ownerOf and the GraphQL lists.
 PREPARED_PER_CONNECTION = 256
+# A statement is prepared at its second run on a connection: one that runs once (the last
+# chunk of a batch, a short-lived connection) costs no extra round trip to prepare.
+_PREPARE_AFTER = 1
 
 
 def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     """connection_created: room for the statements a process keeps prepared (see above)."""
-    if connection.vendor == "postgresql" and connection.connection.prepare_threshold is not None:
+    if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
         connection.connection.prepared_max = PREPARED_PER_CONNECTION
 
 
@@ -182,15 +203,33 @@ def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
 _LIKE = re.compile(r"\bI?LIKE\b", re.IGNORECASE)
 
 
+def _refuse_like(sql: str) -> None:
+    if _LIKE.search(sql):
+        raise ValueError("a LIKE with a parameter cannot be prepared: a generic plan would not bound the index")
+
+
 @cache
 def _preparing_class() -> type:
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     class PreparingCursor(ServerBindingCursor):  # type: ignore[misc,valid-type]
+        """Binds on the server and lets psycopg prepare the statement from its second run.
+
+        Django leaves the connection's prepare_threshold at None (nothing prepared, nothing
+        counted), and it stays so for Django's own cursors: set only while this cursor runs
+        a statement, so that only these statements are counted, prepared and kept."""
+
         def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: Any = None) -> Any:
-            if _LIKE.search(query):
-                raise ValueError("a LIKE with a parameter cannot be prepared: a generic plan would not bound the index")
-            return super().execute(query, params, prepare=True, binary=binary)  # type: ignore[misc]
+            _refuse_like(query)
+            conn = self.connection  # type: ignore[attr-defined]
+            at_rest = conn.prepare_threshold
+            if at_rest is None:
+                conn.prepare_threshold = _PREPARE_AFTER
+            try:
+                return super().execute(query, params, prepare=prepare, binary=binary)  # type: ignore[misc]
+            finally:
+                if at_rest is None:
+                    conn.prepare_threshold = None
 
     return PreparingCursor
 
@@ -240,6 +279,7 @@ class Prepared(Generic[M]):
             return None  # the backend stores datetimes as text (SQLite): no statement to reuse there
         if missing:
             raise ValueError("every argument of a prepared query must reach the SQL unchanged, as a parameter")
+        _refuse_like(sql)  # on every database, so that the SQLite suite sees it too
         tuples = queryset._iterable_class is ValuesListIterable
         return _Compiled.of(sql, list(params), slots, compiler, tuples=tuples, using=alias)
 

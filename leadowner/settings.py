@@ -97,14 +97,10 @@ else:
     if not env_bool("DB_JIT", False):
         _db.setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # The statements run for every request, compiled once (leadowner.prepared), are also kept
-# prepared by PostgreSQL on each connection. Off for a pooler in transaction mode that cannot
-# carry prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
+# prepared by PostgreSQL on each connection (only those: Django's own cursors never prepare).
+# Off for a pooler in transaction mode that cannot carry prepared statements (PgBouncer
+# before 1.22, or without max_prepared_statements): docs/deployment.md.
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
-if DB_PREPARED_STATEMENTS and _db["ENGINE"] != "django.db.backends.sqlite3":
-    # Django turns psycopg's preparing off (threshold None), which would refuse even the cursor
-    # that asks for it by name. Its own cursors bind client-side and never prepare, so with a
-    # threshold only leadowner.prepared.statement_cursor's statements are prepared.
-    _db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DATABASES = {"default": _db}
 DATABASE_VENDOR = "sqlite" if _db["ENGINE"].endswith("sqlite3") else "postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -333,11 +333,13 @@ def _exact_rows(*texts: str) -> list[tuple[int, str, str, bool]]:
     marks = ", ".join(["%s"] * len(texts))
     sql = (
         f"SELECT * FROM (SELECT account_id, alias, normalized_alias, 1 FROM {alias} "  # noqa: S608 -- names only
-        f"WHERE normalized_alias IN ({marks}) ORDER BY account_id LIMIT %s) AS aliases "
+        f"WHERE normalized_alias IN ({marks}) ORDER BY account_id LIMIT {int(EXACT_LIMIT)}) AS aliases "
         f"UNION ALL SELECT * FROM (SELECT id, name, normalized_name, 0 FROM {account} "
-        f"WHERE normalized_name IN ({marks}) ORDER BY id LIMIT %s) AS names"
+        f"WHERE normalized_name IN ({marks}) ORDER BY id LIMIT {int(EXACT_LIMIT)}) AS names"
     )
-    rows = _select(sql, [*texts, EXACT_LIMIT, *texts, EXACT_LIMIT])
+    # The limits are written in the SQL, not bound: a kept generic plan would guess a bound
+    # LIMIT at a tenth of the rows (here and in the neighbours).
+    rows = _select(sql, [*texts, *texts])
     return [(int(pk), str(text), str(norm), bool(alias)) for pk, text, norm, alias in rows]
 
 
@@ -435,10 +437,9 @@ def _neighbour_candidates(normalized: str) -> list[tuple[int, str, bool]]:
                 if edge is not None:
                     where += f" AND {sort} {bound} %s"
                     params.append(edge)
-                params.append(NEIGHBOURS)
                 select = (
                     f"SELECT {key}, {column}, {via_alias} FROM {table} "  # noqa: S608 -- names only
-                    f"WHERE {where} ORDER BY {sort} {order} LIMIT %s"
+                    f"WHERE {where} ORDER BY {sort} {order} LIMIT {int(NEIGHBOURS)}"
                 )
                 parts.append(f"({select})" if postgres else f"SELECT * FROM ({select})")  # noqa: S608
     with statement_cursor() as cursor:

@@ -68,6 +68,11 @@ def test_a_build_whose_argument_does_not_reach_the_sql_unchanged_is_refused() ->
     dropped = Prepared(lambda text: Account.objects.all(), (str,))
     with pytest.raises(ValueError, match="unchanged"):
         dropped("Acme")
+    # A LIKE whose pattern is the argument itself is refused too, on every database: PostgreSQL
+    # keeps these statements prepared, and a generic plan cannot bound a LIKE's index range.
+    like = Prepared(lambda pattern: Account.objects.extra(where=["name LIKE %s"], params=[pattern]), (str,))
+    with pytest.raises(ValueError, match="LIKE"):
+        like("Acm%")
 
 
 def test_arguments_of_the_wrong_kind_or_number_are_refused_before_any_sql() -> None:
@@ -195,8 +200,8 @@ def test_on_postgresql_the_compiled_statements_stay_prepared_on_the_connection_u
     from leadowner.prepared import PREPARED_PER_CONNECTION, statement_cursor
     from routing.selectors.accounts import _ACCOUNT_BY_ID
 
-    if connection.vendor != "postgresql":
-        pytest.skip("server-side prepared statements are PostgreSQL's")
+    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+        pytest.skip("server-side prepared statements are PostgreSQL's, and on unless DB_PREPARED_STATEMENTS=0")
     account = AccountFactory()
     settings.DB_PREPARED_STATEMENTS = False
     before = _prepared_on_server()
@@ -208,10 +213,17 @@ def test_on_postgresql_the_compiled_statements_stay_prepared_on_the_connection_u
     with django_assert_num_queries(1) as logged:  # still seen by Django's query log, with its values
         assert [a.pk for a in _ACCOUNT_BY_ID(account.pk)] == [account.pk]
     assert f'WHERE "routing_account"."id" = {account.pk} ORDER BY' in logged.captured_queries[0]["sql"]
-    new = _prepared_on_server() - before
+    assert _prepared_on_server() == before  # a statement run once is not prepared: no extra round trip
+    assert [a.pk for a in _ACCOUNT_BY_ID(account.pk)] == [account.pk]
+    new = _prepared_on_server() - before  # its second run prepares it
     assert len(new) == 1 and "$1" in next(iter(new)) and "routing_account" in next(iter(new))
     assert [a.pk for a in _ACCOUNT_BY_ID(account.pk)] == [account.pk]  # reused, not prepared again
     assert _prepared_on_server() - before == new
+    with connection.cursor() as cursor:  # Django's own cursor: never prepared, however often
+        for _ in range(3):
+            cursor.execute("SELECT count(*) FROM routing_account WHERE id > %s", [0])
+    assert _prepared_on_server() - before == new
+    assert connection.connection.prepare_threshold is None
 
     for refused in ("normalized_name LIKE %s", "normalized_name::text ilike %s", "UPPER(name) LIKE UPPER(%s)"):
         with pytest.raises(ValueError, match="LIKE"), statement_cursor() as cursor:
