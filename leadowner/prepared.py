@@ -172,8 +172,8 @@ class _PreparedDebugWrapper(CursorDebugWrapper):
 
 
 def _preparing_cursor(connection: Any) -> Any:
-    """A server-binding psycopg cursor that prepares every statement it runs, with the
-    timezone loader Django's create_cursor would give it."""
+    """A server-binding psycopg cursor that prepares each statement from its second run on the
+    connection, with the timezone loader Django's create_cursor would give it."""
     from django.db.backends.postgresql.psycopg_any import register_tzloader
     from psycopg.pq import Format
 
