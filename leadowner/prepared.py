@@ -135,15 +135,21 @@ def statement_cursor(using: str = "default") -> Iterator[CursorWrapper]:
     for every request with parameters only: never a `LIKE %s` (see the module's docstring).
     Elsewhere, or with `DB_PREPARED_STATEMENTS` off, Django's own cursor."""
     connection = connections[using]
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
             yield cursor
-            return
-        # Django's cursor() checked the connection (open, this thread's, no broken transaction);
-        # the preparing cursor gets the same kind of wrapper, debug-logging or not.
-        wrapper = _PreparedDebugWrapper if isinstance(cursor, CursorDebugWrapper) else CursorWrapper
-        with wrapper(_preparing_cursor(connection), connection) as preparing:
-            yield preparing
+        return
+    # What Django's cursor() does before it makes its own (BaseDatabaseWrapper._cursor and
+    # _prepare_cursor), without making one: every statement here would otherwise build two
+    # psycopg cursors. Each execute still checks for a broken transaction (CursorWrapper).
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    wrapper = _PreparedDebugWrapper if connection.queries_logged else CursorWrapper
+    with connection.wrap_database_errors:
+        raw = _preparing_cursor(connection)
+    with wrapper(raw, connection) as preparing:
+        yield preparing
 
 
 class _PreparedDebugWrapper(CursorDebugWrapper):
