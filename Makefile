@@ -28,7 +28,7 @@ test: $(STAMP)
 	@eval "$$($(PY) scripts/probe_backends.py)"; \
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
 	@echo "--- the database-portable tests again on the embedded SQLite default"
-	@env -u DATABASE_URL $(VENV)/bin/pytest -n 2 -m "not postgres and not redis and not browser" $(PYTEST_ARGS_SQLITE) tests/test_constraints.py tests/test_prepared.py tests/test_console_metrics.py tests/test_lookup.py tests/test_bulk_sql.py tests/test_submit_leads.py tests/test_imports_leads.py tests/test_matching.py tests/test_concurrent_reads.py tests/test_submit_lead.py tests/test_routing_cache.py tests/test_reads_recent_activity.py tests/test_placement.py
+	@env -u DATABASE_URL $(VENV)/bin/pytest -n 2 -m "not postgres and not redis and not browser" $(PYTEST_ARGS_SQLITE) tests/test_constraints.py tests/test_lead_open.py tests/test_prepared.py tests/test_console_metrics.py tests/test_lookup.py tests/test_bulk_sql.py tests/test_submit_leads.py tests/test_imports_leads.py tests/test_matching.py tests/test_concurrent_reads.py tests/test_submit_lead.py tests/test_routing_cache.py tests/test_reads_recent_activity.py tests/test_placement.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -47,12 +47,10 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    IntegerField,
     Min,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -63,7 +61,6 @@ from django.db.models.functions import Coalesce, CumeDist, TruncDate
 from disputes.models import Dispute, DisputeStatus
 from leadowner.calendar import add_business_hours
 from routing.models import (
-    OPEN_LEAD_STAGES,
     DealRegistration,
     DealRegistrationStatus,
     Lead,
@@ -74,6 +71,8 @@ from routing.models import (
     OwnershipChange,
     RebalancePlan,
     RebalancePlanStatus,
+    open_lead_ownerships,
+    open_load_annotation,
 )
 from routing.services.forfeits import FORFEIT_ACTOR, due_forfeits
 from territories.models import Rep, RepStatus, RuleSetStatus, Territory, TerritoryMember
@@ -127,24 +126,9 @@ def ratio(part: int | float | Decimal, whole: int | float | Decimal) -> float | 
 # --- the shared rules -----------------------------------------------------------------------------
 
 
-def open_lead_ownerships() -> QuerySet[Ownership]:
-    """Current SALES ownerships of leads in an open stage: a rep's open load (as routing counts it)."""
-    return Ownership.objects.filter(
-        ended_at__isnull=True, role=OwnerRole.SALES, lead__isnull=False, lead__stage__in=OPEN_LEAD_STAGES
-    )
-
-
 def open_load() -> Coalesce:
     """A Rep queryset annotation: the rep's open load, in the same query as the reps."""
-    counted = (
-        open_lead_ownerships()
-        .filter(rep_id=OuterRef("pk"))
-        .order_by()
-        .values("rep_id")
-        .annotate(n=Count("pk"))
-        .values("n")[:1]
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+    return open_load_annotation(lambda: open_lead_ownerships())
 
 
 def unassigned_leads() -> QuerySet[Lead]:

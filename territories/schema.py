@@ -13,8 +13,9 @@ from leadowner import permissions
 from leadowner.graphql.context import Info
 from leadowner.graphql.enums import DistributionMethod, RepRole, RepStatus
 from leadowner.graphql.errors import UserError
-from leadowner.graphql.loaders import open_load_annotation, published_territories
+from leadowner.graphql.loaders import published_territories
 from leadowner.graphql.pagination import optimized
+from routing.models import open_load_annotation
 from territories import matching
 from territories.models import Partner, Rep, Territory
 

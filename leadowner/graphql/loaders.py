@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Generic, TypeVar
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, QuerySet
 
 from leadowner.prepared import PreparedIn
-from routing.models import OPEN_LEAD_STAGES, Account, OwnerRole, Ownership
+from routing.models import Account, open_lead_ownerships
 from territories.models import Partner, Rep, RuleSetStatus, Territory, TerritoryMember
 
 K = TypeVar("K", bound=Hashable)
@@ -73,24 +72,6 @@ class BatchLoader(Generic[K, V]):
         keys = list(keys)
         self.want(keys)
         return [self.load(k) for k in keys]
-
-
-def open_lead_ownerships() -> QuerySet[Ownership]:
-    """Current SALES ownerships of leads in an open stage: what counts toward a rep's open load."""
-    return Ownership.objects.filter(ended_at__isnull=True, role=OwnerRole.SALES, lead__stage__in=OPEN_LEAD_STAGES)
-
-
-def open_load_annotation() -> Coalesce:
-    """A Rep queryset annotation: the rep's open load, in the same query as the reps."""
-    counted = (
-        open_lead_ownerships()
-        .filter(rep_id=OuterRef("pk"))
-        .order_by()
-        .values("rep_id")
-        .annotate(n=Count("id"))
-        .values("n")[:1]
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
 def published_territories() -> QuerySet[Territory]:

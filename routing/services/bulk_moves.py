@@ -52,8 +52,10 @@ def move_owners(
 
     Runs inside the caller's transaction (or its own): every row is locked before it is
     changed, in id order, so a concurrent run of the same moves waits, then finds the rows
-    ended. The rows are ended by one UPDATE that returns them; the new owners and their
-    history are written as plain rows (no model instances: a tenth of a departure's time).
+    ended. A caller moving leads' owners locks those leads first, in id order (the lock
+    order of every ownership writer: routing.services.ownership.lock_lead). The rows are
+    ended by one UPDATE that returns them; the new owners and their history are written as
+    plain rows (no model instances: a tenth of a departure's time).
     """
     if not moves:
         return []

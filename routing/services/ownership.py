@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from leadowner.bulk_sql import insert_one
 from leadowner.errors import ErrorCode, ServiceError
-from leadowner.prepared import Prepared
+from leadowner.prepared import Prepared, statement_cursor
 from routing.models import Account, DecisionStep, Lead, OwnerRole, Ownership, OwnershipChange
 from territories.models import Partner, Rep
 
@@ -55,6 +55,21 @@ _CURRENT_OWNER = {
     )
     for kind in ("account", "lead")
 }
+
+
+_LOCK_LEAD_SQL = f"SELECT id FROM {Lead._meta.db_table} WHERE id = %s FOR NO KEY UPDATE"  # noqa: S608
+
+
+def lock_lead(record: Record) -> None:
+    """Lock a lead's row before its owner rows are changed (PostgreSQL; SQLite runs one
+    writer at a time). The lock order of every ownership writer is the lead, then its
+    owner rows, as route_lead's; the database's trigger that keeps `Ownership.lead_open`
+    locks the lead when a row is written, and taking it after an owner row would let two
+    writers of one lead wait on each other. An account needs no lock here."""
+    if record.lead is None or connection.vendor != "postgresql":
+        return
+    with statement_cursor() as cursor:
+        cursor.execute(_LOCK_LEAD_SQL, [record.lead.pk])
 
 
 def current_owner(record: Record, role: str) -> Ownership | None:
@@ -178,6 +193,7 @@ def set_owner(
     """
     _check_owner(role, rep, partner)
     with transaction.atomic():
+        lock_lead(record)
         before = current_owner(record, role)
         if expected is not True:
             expected_pk = expected.pk if isinstance(expected, Ownership) else None
@@ -277,6 +293,7 @@ def claim_unowned(
     """
     try:
         with transaction.atomic():
+            lock_lead(record)
             ownership = _insert_owner(
                 record,
                 role=role,

@@ -65,6 +65,7 @@ from routing.models import (
     RebalancePlan,
     RebalancePlanStatus,
     RebalanceTrigger,
+    open_lead_ownerships,
 )
 from routing.placement import Placer, account_facts
 from routing.services.bulk_moves import Move, move_owners
@@ -80,11 +81,12 @@ HUNTER_ROLES = (RepRole.AE, RepRole.SDR)
 
 def _loads(rep_ids: list[int]) -> dict[int, int]:
     """Load per rep: current SALES ownership of accounts and of leads in an open stage."""
-    current = Ownership.objects.filter(rep_id__in=rep_ids, role=OwnerRole.SALES, ended_at__isnull=True)
     loads: Counter[int] = Counter()
     for rows in (
-        current.filter(account__isnull=False),
-        current.filter(lead__isnull=False, lead__stage__in=OPEN_LEAD_STAGES),
+        Ownership.objects.filter(
+            rep_id__in=rep_ids, role=OwnerRole.SALES, ended_at__isnull=True, account__isnull=False
+        ),
+        open_lead_ownerships().filter(rep_id__in=rep_ids),
     ):
         for row in rows.values("rep_id").annotate(n=Count("id")):
             loads[row["rep_id"]] += row["n"]
@@ -425,8 +427,13 @@ def _apply_batch(plan: RebalancePlan, ids: list[int], *, now: datetime, result: 
         if not moves:
             return
         account_ids = {m.account_id for m in moves if m.account_id is not None}
+        # The leads locked before their owner rows (move_owners), in id order: the lock order
+        # of every ownership writer (routing.services.ownership.lock_lead).
         lead_accounts = dict(
-            Lead.objects.filter(pk__in=[m.lead_id for m in moves if m.lead_id]).values_list("pk", "account_id")
+            Lead.objects.select_for_update(no_key=True)
+            .filter(pk__in=[m.lead_id for m in moves if m.lead_id])
+            .order_by("pk")
+            .values_list("pk", "account_id")
         )
         protected = _protected_account_ids(account_ids | {a for a in lead_accounts.values() if a})
         engaged = _engaged_account_ids(now - timedelta(days=policy.rebalance_idle_days), account_ids)
