@@ -73,6 +73,7 @@ from routing.models import (
     RebalancePlanStatus,
     open_lead_ownerships,
     open_load_annotation,
+    open_load_counts,
 )
 from routing.services.forfeits import FORFEIT_ACTOR, due_forfeits
 from territories.models import Rep, RepStatus, RuleSetStatus, Territory, TerritoryMember
@@ -186,7 +187,7 @@ def open_loads_by_rep() -> dict[int, int]:
     page = _page.get()
     if page is not None and "open_loads" in page:
         return dict(page["open_loads"])
-    rows = open_lead_ownerships().order_by().values("rep_id").annotate(n=Count("pk")).values_list("rep_id", "n")
+    rows = open_load_counts()
     loads = {rep_id: n for rep_id, n in rows if rep_id is not None}
     if page is not None:
         page["open_loads"] = dict(loads)

@@ -34,11 +34,10 @@ from fractions import Fraction
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count
 
 from leadowner.bulk_sql import update_from_values
 from leadowner.prepared import Prepared, PreparedIn, statement_cursor
-from routing.models import open_lead_ownerships
+from routing.models import open_load_counts
 from territories.models import (
     DistributionCounter,
     DistributionLock,
@@ -79,13 +78,7 @@ def open_loads(rep_ids: Iterable[int]) -> dict[int, int]:
 
 # Compiled once per number of reps asked (leadowner.prepared): every distributed lead asks it.
 _OPEN_LOADS = PreparedIn(
-    lambda ids: (
-        open_lead_ownerships()
-        .filter(rep_id__in=ids)
-        .values("rep_id")
-        .annotate(n=Count("pk"))
-        .values_list("rep_id", "n")
-    ),
+    lambda ids: open_load_counts().filter(rep_id__in=ids),
     longest=128,
 )
 

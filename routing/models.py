@@ -307,10 +307,17 @@ def open_lead_ownerships() -> models.QuerySet[Ownership]:
     return Ownership.objects.filter(ended_at__isnull=True, role=OwnerRole.SALES, lead_open=True)
 
 
+def open_load_counts() -> models.QuerySet[Ownership, tuple[int, int]]:
+    """(rep id, open load) for every rep with open leads; filter it by `rep_id`. Counted
+    from ownership_open_leads_by_rep alone (COUNT(*): counting a column the index lacks
+    would read every row from the table)."""
+    return open_lead_ownerships().order_by().values("rep_id").annotate(n=Count("*")).values_list("rep_id", "n")
+
+
 def open_load_annotation(ownerships: Callable[[], models.QuerySet[Ownership]] = open_lead_ownerships) -> Coalesce:
     """A Rep queryset annotation: the rep's open load, in the same query as the reps."""
     counted = (
-        ownerships().filter(rep_id=OuterRef("pk")).order_by().values("rep_id").annotate(n=Count("pk")).values("n")[:1]
+        ownerships().filter(rep_id=OuterRef("pk")).order_by().values("rep_id").annotate(n=Count("*")).values("n")[:1]
     )
     return Coalesce(Subquery(counted, output_field=models.IntegerField()), Value(0))
 

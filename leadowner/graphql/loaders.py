@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Generic, TypeVar
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from leadowner.prepared import PreparedIn
-from routing.models import Account, open_lead_ownerships
+from routing.models import Account, open_load_counts
 from territories.models import Partner, Rep, RuleSetStatus, Territory, TerritoryMember
 
 K = TypeVar("K", bound=Hashable)
@@ -110,8 +110,7 @@ class Loaders:
 
     @staticmethod
     def _fetch_open_load(rep_ids: list[int]) -> dict[int, int]:
-        rows = open_lead_ownerships().filter(rep_id__in=rep_ids).values("rep_id").annotate(n=Count("id")).order_by()
-        return {row["rep_id"]: row["n"] for row in rows}
+        return dict(open_load_counts().filter(rep_id__in=rep_ids))
 
     @staticmethod
     def _fetch_rep_territories(rep_ids: list[int]) -> dict[int, list[Territory]]:
