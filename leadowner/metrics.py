@@ -71,7 +71,6 @@ from routing.models import (
     OwnershipChange,
     RebalancePlan,
     RebalancePlanStatus,
-    open_lead_ownerships,
     open_load_annotation,
     open_load_counts,
 )
@@ -127,11 +126,6 @@ def ratio(part: int | float | Decimal, whole: int | float | Decimal) -> float | 
 # --- the shared rules -----------------------------------------------------------------------------
 
 
-def open_load() -> Coalesce:
-    """A Rep queryset annotation: the rep's open load, in the same query as the reps."""
-    return open_load_annotation(lambda: open_lead_ownerships())
-
-
 def unassigned_leads() -> QuerySet[Lead]:
     """Leads with no current SALES owner: the unassigned queue managers watch."""
     owned = Ownership.objects.filter(lead=OuterRef("pk"), role=OwnerRole.SALES, ended_at__isnull=True)
@@ -159,7 +153,7 @@ def over_capacity_reps() -> QuerySet[Rep]:
     return (
         Rep.objects.exclude(status=RepStatus.DEPARTED)
         .filter(capacity__isnull=False)
-        .alias(load=open_load())
+        .alias(load=open_load_annotation())
         .filter(load__gt=F("capacity"))
     )
 
@@ -181,7 +175,7 @@ def open_loads_by_rep() -> dict[int, int]:
     """Every rep's open load, {rep id: open leads}, in one grouped read (reps with none are absent).
 
     Measured on the 1M bench book (500 reps, 165k open lead ownerships): 54 ms, where asking
-    each rep's load in a correlated subquery (open_load) took 251 ms for all of them. Read
+    each rep's load in a correlated subquery (open_load_annotation) took 251 ms for all of them. Read
     once per `one_page()` (the metrics page's rep loads and territory loads share it).
     """
     page = _page.get()

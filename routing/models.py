@@ -7,8 +7,6 @@ and first-to-claim is decided by the same index.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.db import models
 from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -314,10 +312,15 @@ def open_load_counts() -> models.QuerySet[Ownership, tuple[int, int]]:
     return open_lead_ownerships().order_by().values("rep_id").annotate(n=Count("*")).values_list("rep_id", "n")
 
 
-def open_load_annotation(ownerships: Callable[[], models.QuerySet[Ownership]] = open_lead_ownerships) -> Coalesce:
+def open_load_annotation() -> Coalesce:
     """A Rep queryset annotation: the rep's open load, in the same query as the reps."""
     counted = (
-        ownerships().filter(rep_id=OuterRef("pk")).order_by().values("rep_id").annotate(n=Count("*")).values("n")[:1]
+        open_lead_ownerships()
+        .filter(rep_id=OuterRef("pk"))
+        .order_by()
+        .values("rep_id")
+        .annotate(n=Count("*"))
+        .values("n")[:1]
     )
     return Coalesce(Subquery(counted, output_field=models.IntegerField()), Value(0))
 

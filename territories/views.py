@@ -25,9 +25,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from leadowner.actors import Actor
 from leadowner.console import console_actor, manager_required, render_page, url_if_exists
 from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
-from leadowner.metrics import forfeit_risk, open_load
+from leadowner.metrics import forfeit_risk
 from leadowner.selectors_jobs import departure_preview
 from routing.distribution import is_out_of_office
+from routing.models import open_load_annotation
 from routing.services.departures import mark_rep_departed
 from territories.diff import rule_set_diff
 from territories.matching import criteria_in_words
@@ -524,7 +525,9 @@ def _roster_reps(*, now: datetime) -> QuerySet[Rep]:
     )
     return (
         Rep.objects.select_related("manager")
-        .annotate(load=open_load(), at_risk=Coalesce(Subquery(at_risk, output_field=IntegerField()), Value(0)))
+        .annotate(
+            load=open_load_annotation(), at_risk=Coalesce(Subquery(at_risk, output_field=IntegerField()), Value(0))
+        )
         .prefetch_related(Prefetch("memberships", queryset=published, to_attr="published_memberships"))
         .order_by("name", "pk")
     )

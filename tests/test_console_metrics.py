@@ -496,13 +496,13 @@ def test_the_metrics_page_reads_its_figures_side_by_side_with_the_same_answers(
 
     monkeypatch.setattr(views, "_build_metrics", spied)
     load_reads = []
-    read_loads = metrics.open_lead_ownerships
+    read_loads = metrics.open_load_counts
 
     def counted() -> Any:
         load_reads.append(threading.current_thread().name)
         return read_loads()
 
-    monkeypatch.setattr(metrics, "open_lead_ownerships", counted)
+    monkeypatch.setattr(metrics, "open_load_counts", counted)
     side_by_side = browser.get(reverse("console:metrics"), BOOK_DAYS)
     assert side_by_side.status_code == 200
     assert threads and all(name.startswith("side-by-side") for name in threads)
