@@ -253,8 +253,10 @@ class Ownership(models.Model):
     # Whether the lead is in an open stage (OPEN_LEAD_STAGES); false for an account's owner.
     # Kept by the database, not by Python (migration 0010's triggers): set from the lead's
     # stage when the row is written, and on every owner row of a lead whose stage crosses
-    # between open and closed. A value written here by Python is overwritten. It lets a
-    # rep's open load be counted from one partial index, without joining every open lead.
+    # between open and closed. A value written here by Python is overwritten, and an
+    # instance just saved may hold a stale one (SQLite's trigger runs after the INSERT):
+    # read it from the database. It lets a rep's open load be counted from one partial
+    # index, without joining every open lead.
     lead_open = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:

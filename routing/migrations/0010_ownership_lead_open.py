@@ -22,8 +22,11 @@ QuerySet.update of a stage) keeps it:
 - a lead whose stage crosses between open and closed sets the flag on all its owner rows.
 
 The open stages are written out here as they were (routing.models.OPEN_LEAD_STAGES):
-changing that list needs a migration that replaces these functions.
-tests/test_lead_open.py checks every stage, every writing path and the race.
+changing that list needs a migration that replaces these functions. On SQLite, a later
+migration that rebuilds routing_lead or routing_ownership (Django remakes a table for many
+column changes) drops their triggers; it must create them again.
+tests/test_lead_open.py, which runs on both backends after every migration, checks every
+stage, every writing path and, on PostgreSQL, the races; it fails when a trigger is gone.
 """
 
 from django.db import migrations, models
