@@ -61,16 +61,9 @@ def update_from_values(
     sets = ", ".join(f"{n} = t.{n} + v.{n}" if increment else f"{n} = v.{n}" for n in names[len(key) :])
     match = " AND ".join(f"t.{n} = v.{n}" for n in names[: len(key)])
     sql = f"UPDATE {table} AS t SET {sets} FROM (VALUES {values_sql}) AS v({', '.join(names)}) WHERE {match}"  # noqa: S608
-    # The values go beside the statement (server-side binding), not quoted into its text:
-    # a batch's leads carry their decisions' traces, and psycopg's client-side quoting of
-    # them was ~3% of a forfeit sweep (pyinstrument). The protocol binds at most 65,535.
-    cursor_of = statement_cursor if len(params) <= _MOST_BOUND else connection.cursor
-    with cursor_of() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
-
-
-_MOST_BOUND = 65_535
 
 
 def _update_rowwise(

@@ -143,7 +143,8 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["email", "received_at"]),
             models.Index(fields=["stage"]),
-            # Which of a set of leads are open, read from the index alone (open_loads).
+            # Which of a set of leads are open, read from the index alone. open_loads read it
+            # until routing 0010; kept for the other joins of owners to their leads' stages.
             models.Index(fields=["id", "stage"], name="lead_stage_by_id"),
             # The metrics of the leads received in a period, read from the index alone: the
             # times, and the id that joins a lead to its owners and history (leadowner.metrics).
@@ -254,9 +255,8 @@ class Ownership(models.Model):
     # Kept by the database, not by Python (migration 0010's triggers): set from the lead's
     # stage when the row is written, and on every owner row of a lead whose stage crosses
     # between open and closed. A value written here by Python is overwritten, and an
-    # instance just saved may hold a stale one (SQLite's trigger runs after the INSERT):
-    # read it from the database. It lets a rep's open load be counted from one partial
-    # index, without joining every open lead.
+    # instance just saved may hold a stale one: read it from the database. It lets a rep's
+    # open load be counted from one partial index, without joining every open lead.
     lead_open = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:

@@ -8,6 +8,7 @@ stage on every path that writes an owner row or a stage (the ORM, raw SQL, COPY,
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -139,7 +140,7 @@ def test_open_loads_agree_with_the_leads_stages_through_a_series_of_changes(now:
 @pytest.mark.parametrize("first", ["owner row", "stage change"])
 def test_a_stage_change_racing_a_new_owner_row_is_never_missed(first: str, now: datetime) -> None:
     """Whichever of the two transactions runs first, the other waits for it, and the flag
-    ends true to the stage. Without the trigger's FOR SHARE, the owner row written while
+    ends true to the stage. Without the trigger's lock on the lead, the owner row written while
     the stage change was in flight kept 'open' for a lost lead."""
     lead = LeadFactory(stage=LeadStage.NEW)
     rep = RepFactory()
@@ -180,9 +181,11 @@ def test_a_stage_change_racing_a_new_owner_row_is_never_missed(first: str, now: 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_claims_and_a_stage_change_of_one_lead_neither_deadlock_nor_miss(now: datetime) -> None:
-    """Six claims of one unowned lead and its close at once. Every writer locks the lead
-    before its owner rows (ownership.lock_lead), so they queue on the lead: one claim wins,
-    the others hear ALREADY_OWNED, nobody deadlocks, and the flag ends true to the stage."""
+    """Six claims of one unowned lead and its close at once: they queue on the lead (its
+    lock, taken before any owner row), one claim wins, the others hear ALREADY_OWNED,
+    nobody deadlocks, and the flag ends true to the stage. (With FOR SHARE in the trigger,
+    two claimants both held the lead, and the winner's UPDATE of it then waited on the
+    loser, who waited on the winner's entry in the unique index.)"""
     from leadowner.errors import ServiceError
     from routing.services.ownership import Record, claim_unowned
 
@@ -215,3 +218,56 @@ def test_simultaneous_claims_and_a_stage_change_of_one_lead_neither_deadlock_nor
     assert outcomes.count("won") == 1 and outcomes.count("ALREADY_OWNED") == 5 and "closed" in outcomes
     assert Ownership.objects.get(lead=lead).lead_open is False
     assert _mismatches() == []
+
+
+def _holds_the_lead_then_ends_its_owner(lead: Lead, ownership: Ownership, held: threading.Event, now: datetime) -> None:
+    """route_lead's order: the lead's row lock, then its owner row."""
+    try:
+        with transaction.atomic():
+            Lead.objects.select_for_update().get(pk=lead.pk)
+            held.set()
+            time.sleep(0.5)  # the other writer reaches its locks meanwhile
+            Ownership.objects.filter(pk=ownership.pk, ended_at__isnull=True).update(ended_at=now)
+    finally:
+        connection.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("writer", ["move_owners", "set_owner"])
+def test_a_writer_of_a_leads_owner_waits_for_the_lead_instead_of_deadlocking(writer: str, now: datetime) -> None:
+    """A bulk move (a departure's closed leads, rebalancing) or a transfer of a lead's owner
+    while route_lead holds the lead and is about to end that owner. Writing an owner row
+    locks the lead (the trigger), so a writer that locked the owner row first would wait
+    for the lead while route_lead waits for the owner row: PostgreSQL would break the
+    cycle by failing one of them. Both lock the lead first, so the writer waits, then
+    finds the owner already ended (move_owners moves nothing; set_owner takes the lead)."""
+    from routing.services.bulk_moves import Move, move_owners
+    from routing.services.ownership import Record, set_owner
+
+    lead = LeadFactory(stage=LeadStage.NEW)
+    ownership = _sales(lead, now)
+    successor = RepFactory()
+    held = threading.Event()
+
+    def write() -> object:
+        try:
+            held.wait(10)
+            if writer == "move_owners":
+                moves = [Move(ownership_id=ownership.pk, to_rep_id=successor.pk, step="TERRITORY", why="moved")]
+                return len(move_owners(moves, actor="test", now=now, rule_set_version=None))
+            record = Record(lead=Lead.objects.get(pk=lead.pk))
+            return set_owner(record, role="SALES", rep=successor, step="MANUAL", why="t", actor="test", now=now).pk
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(_holds_the_lead_then_ends_its_owner, lead, ownership, held, now)
+        second = pool.submit(write)
+        first.result(timeout=30)
+        outcome = second.result(timeout=30)
+    current = Ownership.objects.filter(lead=lead, ended_at__isnull=True)
+    if writer == "move_owners":
+        assert outcome == 0 and not current.exists()
+    else:
+        assert [o.rep_id for o in current] == [successor.pk] and _flag(current.get()) is True

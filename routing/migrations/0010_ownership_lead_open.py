@@ -92,6 +92,10 @@ def forwards(apps, schema_editor):  # type: ignore[no-untyped-def]
     statements = {"postgresql": POSTGRESQL, "sqlite": SQLITE}.get(vendor)
     if statements is None:
         raise RuntimeError(f"routing 0010 knows PostgreSQL and SQLite, not {vendor}")
+    if vendor == "postgresql":
+        # Until the lead trigger exists, a stage changed by the code still running would not
+        # reach the flags: hold the leads' writes until this migration commits.
+        schema_editor.execute("LOCK TABLE routing_lead IN SHARE MODE")
     schema_editor.execute(BACKFILL)
     for statement in statements:
         schema_editor.execute(statement)

@@ -88,7 +88,7 @@ def _loads(rep_ids: list[int]) -> dict[int, int]:
         ),
         open_lead_ownerships().filter(rep_id__in=rep_ids),
     ):
-        for row in rows.values("rep_id").annotate(n=Count("id")):
+        for row in rows.values("rep_id").annotate(n=Count("*")):
             loads[row["rep_id"]] += row["n"]
     return dict(loads)
 
@@ -427,13 +427,8 @@ def _apply_batch(plan: RebalancePlan, ids: list[int], *, now: datetime, result: 
         if not moves:
             return
         account_ids = {m.account_id for m in moves if m.account_id is not None}
-        # The leads locked before their owner rows (move_owners), in id order: the lock order
-        # of every ownership writer (routing.services.ownership.lock_lead).
         lead_accounts = dict(
-            Lead.objects.select_for_update(no_key=True)
-            .filter(pk__in=[m.lead_id for m in moves if m.lead_id])
-            .order_by("pk")
-            .values_list("pk", "account_id")
+            Lead.objects.filter(pk__in=[m.lead_id for m in moves if m.lead_id]).values_list("pk", "account_id")
         )
         protected = _protected_account_ids(account_ids | {a for a in lead_accounts.values() if a})
         engaged = _engaged_account_ids(now - timedelta(days=policy.rebalance_idle_days), account_ids)
