@@ -18,7 +18,8 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from leadowner.bulk_sql import insert_rows
-from routing.models import Lead, Ownership, OwnershipChange
+from routing.models import Ownership, OwnershipChange
+from routing.services.ownership import lock_leads_of_owners
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def move_owners(
     Runs inside the caller's transaction (or its own): every row is locked before it is
     changed, in id order, so a concurrent run of the same moves waits, then finds the rows
     ended. The leads among the records are locked before their owner rows, in id order:
-    the lock order of every ownership writer (routing.services.ownership.lock_lead). The
+    the lock order of every ownership writer (routing.services.ownership). The
     rows are ended by one UPDATE that returns them; the new owners and their history are
     written as plain rows (no model instances: a tenth of a departure's time).
     """
@@ -61,7 +62,7 @@ def move_owners(
         return []
     by_id = {m.ownership_id: m for m in moves}
     with transaction.atomic():
-        _lock_leads_of(list(by_id))
+        lock_leads_of_owners(list(by_id))
         ended = _end_current(list(by_id), now=now, from_rep_id=from_rep_id)
         if not ended:
             return []
@@ -149,23 +150,6 @@ def history_row(
         actor[:200],
         rule_set_version,
     )
-
-
-def _lock_leads_of(ownership_ids: list[int]) -> None:
-    """Lock the leads these owner rows are of, in id order, before the rows themselves
-    (PostgreSQL; SQLite runs one writer at a time). Writing a lead's owner row locks the
-    lead (routing 0010's trigger): locking it only then, with the owner rows held, could
-    wait in a cycle with route_lead, which holds the lead and waits for its owner row."""
-    if connection.vendor != "postgresql":
-        return
-    leads = connection.ops.quote_name(Lead._meta.db_table)
-    owners = connection.ops.quote_name(Ownership._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {leads} WHERE id IN (SELECT lead_id FROM {owners} WHERE id = ANY(%s)) "  # noqa: S608
-            "ORDER BY id FOR NO KEY UPDATE",
-            [ownership_ids],
-        )
 
 
 _ENDED_COLUMNS = "id, account_id, lead_id, role, rep_id, partner_id"

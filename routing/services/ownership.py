@@ -57,19 +57,32 @@ _CURRENT_OWNER = {
 }
 
 
+# The lock order of every writer of a lead's owners: the lead's row, then its owner rows, as
+# route_lead and the sweeps take them. The database's trigger that keeps Ownership.lead_open
+# (routing 0010) locks the lead when an owner row of it is written; a writer that took that
+# lock only then, with owner rows held, could wait in a cycle with route_lead, which holds
+# the lead and waits for its owner row. PostgreSQL only: SQLite runs one writer at a time.
 _LOCK_LEAD_SQL = f"SELECT id FROM {Lead._meta.db_table} WHERE id = %s FOR NO KEY UPDATE"  # noqa: S608
+_LOCK_LEADS_OF_OWNERS_SQL = (
+    f"SELECT id FROM {Lead._meta.db_table} WHERE id IN "  # noqa: S608
+    f"(SELECT lead_id FROM {Ownership._meta.db_table} WHERE id = ANY(%s)) ORDER BY id FOR NO KEY UPDATE"
+)
 
 
 def lock_lead(record: Record) -> None:
-    """Lock a lead's row before its owner rows are changed (PostgreSQL; SQLite runs one
-    writer at a time). The lock order of every ownership writer is the lead, then its
-    owner rows, as route_lead's; the database's trigger that keeps `Ownership.lead_open`
-    locks the lead when a row is written, and taking it after an owner row would let two
-    writers of one lead wait on each other. An account needs no lock here."""
+    """Lock a lead's row before its owner rows are changed (see above); an account needs none."""
     if record.lead is None or connection.vendor != "postgresql":
         return
     with statement_cursor() as cursor:
         cursor.execute(_LOCK_LEAD_SQL, [record.lead.pk])
+
+
+def lock_leads_of_owners(ownership_ids: list[int]) -> None:
+    """Lock the leads these owner rows are of, in id order, before the rows (see above)."""
+    if connection.vendor != "postgresql" or not ownership_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_LEADS_OF_OWNERS_SQL, [ownership_ids])
 
 
 def current_owner(record: Record, role: str) -> Ownership | None:
