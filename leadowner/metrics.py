@@ -71,9 +71,8 @@ from routing.models import (
     OwnershipChange,
     RebalancePlan,
     RebalancePlanStatus,
-    open_load_annotation,
-    open_load_counts,
 )
+from routing.selectors.loads import open_load_annotation, open_load_counts
 from routing.services.forfeits import FORFEIT_ACTOR, due_forfeits
 from territories.models import Rep, RepStatus, RuleSetStatus, Territory, TerritoryMember
 from territories.selectors import policy_of, published_rule_set

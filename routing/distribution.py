@@ -37,7 +37,7 @@ from django.db import connection
 
 from leadowner.bulk_sql import update_from_values
 from leadowner.prepared import Prepared, PreparedIn, statement_cursor
-from routing.models import open_load_counts
+from routing.selectors.loads import open_load_counts
 from territories.models import (
     DistributionCounter,
     DistributionLock,

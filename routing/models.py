@@ -8,8 +8,7 @@ and first-to-claim is decided by the same index.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 
 
 class AccountType(models.TextChoices):
@@ -263,7 +262,7 @@ class Ownership(models.Model):
         ordering = ["role", "since"]
         indexes = [
             models.Index(fields=["rep"], condition=Q(ended_at__isnull=True), name="ownership_current_by_rep"),
-            # A rep's open load (open_lead_ownerships, routing.distribution.open_loads) as an
+            # A rep's open load (routing.selectors.loads, routing.distribution.open_loads) as an
             # index-only scan of the rep's entries alone. At 1M accounts the join it replaces
             # (every current SALES lead of the rep to its lead's stage) took 4-7 ms for a
             # territory of four reps; this takes ~0.3 ms.
@@ -300,31 +299,6 @@ class Ownership(models.Model):
                 name="one_current_owner_per_lead_role",
             ),
         ]
-
-
-def open_lead_ownerships() -> models.QuerySet[Ownership]:
-    """Current SALES ownerships of leads in an open stage: what counts toward a rep's open load."""
-    return Ownership.objects.filter(ended_at__isnull=True, role=OwnerRole.SALES, lead_open=True)
-
-
-def open_load_counts() -> models.QuerySet[Ownership, tuple[int, int]]:
-    """(rep id, open load) for every rep with open leads; filter it by `rep_id`. Counted
-    from ownership_open_leads_by_rep alone (COUNT(*): counting a column the index lacks
-    would read every row from the table)."""
-    return open_lead_ownerships().order_by().values("rep_id").annotate(n=Count("*")).values_list("rep_id", "n")
-
-
-def open_load_annotation() -> Coalesce:
-    """A Rep queryset annotation: the rep's open load, in the same query as the reps."""
-    counted = (
-        open_lead_ownerships()
-        .filter(rep_id=OuterRef("pk"))
-        .order_by()
-        .values("rep_id")
-        .annotate(n=Count("*"))
-        .values("n")[:1]
-    )
-    return Coalesce(Subquery(counted, output_field=models.IntegerField()), Value(0))
 
 
 class OwnershipChange(models.Model):

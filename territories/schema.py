@@ -15,7 +15,7 @@ from leadowner.graphql.enums import DistributionMethod, RepRole, RepStatus
 from leadowner.graphql.errors import UserError
 from leadowner.graphql.loaders import published_territories
 from leadowner.graphql.pagination import optimized
-from routing.models import open_load_annotation
+from routing.selectors.loads import open_load_annotation
 from territories import matching
 from territories.models import Partner, Rep, Territory
 

@@ -28,7 +28,7 @@ from leadowner.errors import ErrorCode, ServiceError, ServiceErrors
 from leadowner.metrics import forfeit_risk
 from leadowner.selectors_jobs import departure_preview
 from routing.distribution import is_out_of_office
-from routing.models import open_load_annotation
+from routing.selectors.loads import open_load_annotation
 from routing.services.departures import mark_rep_departed
 from territories.diff import rule_set_diff
 from territories.matching import criteria_in_words

@@ -18,7 +18,8 @@ from django.db.models import Count
 
 from leadowner.bulk_sql import _COPY_FROM, insert_rows
 from routing.distribution import open_loads
-from routing.models import OPEN_LEAD_STAGES, Lead, LeadStage, Ownership, open_lead_ownerships
+from routing.models import OPEN_LEAD_STAGES, Lead, LeadStage, Ownership
+from routing.selectors.loads import open_lead_ownerships
 from routing.services.bulk_moves import OWNER_COLUMNS, owner_row
 from tests.factories import AccountFactory, LeadFactory, OwnershipFactory, RepFactory
 

@@ -21,7 +21,8 @@ from typing import Generic, TypeVar
 from django.db.models import QuerySet
 
 from leadowner.prepared import PreparedIn
-from routing.models import Account, open_load_counts
+from routing.models import Account
+from routing.selectors.loads import open_load_counts
 from territories.models import Partner, Rep, RuleSetStatus, Territory, TerritoryMember
 
 K = TypeVar("K", bound=Hashable)

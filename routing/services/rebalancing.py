@@ -65,9 +65,9 @@ from routing.models import (
     RebalancePlan,
     RebalancePlanStatus,
     RebalanceTrigger,
-    open_lead_ownerships,
 )
 from routing.placement import Placer, account_facts
+from routing.selectors.loads import open_lead_ownerships
 from routing.services.bulk_moves import Move, move_owners
 from routing.services.forfeits import MEANINGFUL_KINDS
 from routing.services.leads import clean_from_lead
