@@ -68,7 +68,8 @@ class AccountDomain(models.Model):
 class AccountAlias(models.Model):
     """Another name of an account ("IBM" for International Business Machines)."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alias_rows")
+    # db_index=False: alias_unique_per_account (account, normalized_alias) leads with it (routing 0011).
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alias_rows", db_index=False)
     alias = models.CharField(max_length=300)
     normalized_alias = models.CharField(max_length=300, db_index=True)
     position = models.PositiveSmallIntegerField(default=0)
@@ -109,7 +110,7 @@ class LeadSource(models.TextChoices):
 
 class Lead(models.Model):
     email = models.EmailField(max_length=254)
-    email_domain = models.CharField(max_length=253, blank=True, db_index=True)
+    email_domain = models.CharField(max_length=253, blank=True)  # no query asks by it (routing 0011)
     name = models.CharField(max_length=200, blank=True)
     title = models.CharField(max_length=200, blank=True)
     company = models.CharField(max_length=300, blank=True)
@@ -188,9 +189,14 @@ class ActivityKind(models.TextChoices):
 
 
 class Activity(models.Model):
-    rep = models.ForeignKey("territories.Rep", on_delete=models.PROTECT, related_name="activities")
-    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    # The foreign keys have no index of their own: each leads one of Meta.indexes (routing 0011).
+    rep = models.ForeignKey("territories.Rep", on_delete=models.PROTECT, related_name="activities", db_index=False)
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
     kind = models.CharField(max_length=8, choices=ActivityKind.choices)
     occurred_at = models.DateTimeField()
     note = models.TextField(blank=True)
@@ -308,13 +314,21 @@ class OwnershipChange(models.Model):
     """
 
     at = models.DateTimeField(db_index=True)
+    # account, lead, from_rep and to_rep have no index of their own: each leads one of
+    # Meta.indexes, and a history row is written for every change of ownership (routing 0011).
     account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="ownership_changes"
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="ownership_changes", db_index=False
     )
-    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="ownership_changes")
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="ownership_changes", db_index=False
+    )
     role = models.CharField(max_length=16, choices=OwnerRole.choices)
-    from_rep = models.ForeignKey("territories.Rep", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    to_rep = models.ForeignKey("territories.Rep", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    from_rep = models.ForeignKey(
+        "territories.Rep", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    to_rep = models.ForeignKey(
+        "territories.Rep", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     from_partner = models.ForeignKey(
         "territories.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
