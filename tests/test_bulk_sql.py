@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from leadowner.bulk_sql import insert_objects, insert_one
+from leadowner.bulk_sql import insert_objects, insert_one, insert_together
 from leadowner.models import Notification
 from routing.models import Lead, LeadSource, Opportunity, Ownership, OwnershipChange
 from tests.factories import AccountFactory, RepFactory
@@ -109,6 +109,30 @@ def test_insert_one_writes_the_row_save_writes_and_raises_djangos_integrity_erro
     with pytest.raises(IntegrityError), transaction.atomic():  # a second current owner: the index refuses it
         insert_one(Ownership(lead=mine, role="SALES", rep=other, reason="TERRITORY", since=NOW))
     assert list(Ownership.objects.values_list("lead_id", "rep_id")) == [(mine.pk, rep.pk)]
+
+
+def test_insert_together_writes_the_rows_insert_one_writes_or_none_of_them():
+    lead = _lead("together@acme.example")
+    insert_one(lead)
+    rep, other = RepFactory(), RepFactory()
+    owner = Ownership(lead=lead, role="SALES", rep=rep, reason="TERRITORY", since=NOW)
+    change = OwnershipChange(at=NOW, lead=lead, role="SALES", to_rep=rep, step="TERRITORY", reason="why")
+    insert_together(owner, change)
+    for obj in (owner, change):
+        assert obj.pk is not None and not obj._state.adding and obj._state.db == "default"
+    assert Ownership.objects.get(pk=owner.pk).lead_open  # the owner row's trigger saw the lead
+    one_by_one = _lead("one-by-one@acme.example")
+    insert_one(one_by_one)
+    alone = OwnershipChange(at=NOW, lead=one_by_one, role="SALES", to_rep=rep, step="TERRITORY", reason="why")
+    insert_one(alone)
+    assert {**_row(change, without=("id",)), "lead_id": 0} == {**_row(alone, without=("id",)), "lead_id": 0}
+    changes = OwnershipChange.objects.count()
+    second = Ownership(lead=lead, role="SALES", rep=other, reason="TERRITORY", since=NOW)
+    its_change = OwnershipChange(at=NOW, lead=lead, role="SALES", to_rep=other, step="TERRITORY", reason="again")
+    with pytest.raises(IntegrityError), transaction.atomic():  # a second current owner: neither row lands
+        insert_together(second, its_change)
+    assert list(Ownership.objects.filter(lead=lead).values_list("rep_id", flat=True)) == [rep.pk]
+    assert OwnershipChange.objects.count() == changes
 
 
 @pytest.mark.parametrize("count", [3, N])  # one INSERT below the COPY threshold, COPY above it

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 
-from leadowner.bulk_sql import insert_one
+from leadowner.bulk_sql import insert_one, insert_together
 from leadowner.errors import ErrorCode, ServiceError
 from leadowner.prepared import Prepared, statement_cursor
 from routing.models import Account, DecisionStep, Lead, OwnerRole, Ownership, OwnershipChange
@@ -107,7 +107,37 @@ def _history(
     now: datetime,
     rule_set_version: int | None,
 ) -> OwnershipChange:
-    change = OwnershipChange(
+    change = _history_row(
+        record,
+        role=role,
+        before=before,
+        rep=rep,
+        partner=partner,
+        step=step,
+        why=why,
+        actor=actor,
+        now=now,
+        rule_set_version=rule_set_version,
+    )
+    insert_one(change)
+    return change
+
+
+def _history_row(
+    record: Record,
+    *,
+    role: str,
+    before: Ownership | None,
+    rep: Rep | None,
+    partner: Partner | None,
+    step: str,
+    why: str,
+    actor: str,
+    now: datetime,
+    rule_set_version: int | None,
+) -> OwnershipChange:
+    """The history row of a change, not saved yet."""
+    return OwnershipChange(
         at=now,
         **record.filter,
         role=role,
@@ -120,8 +150,6 @@ def _history(
         actor=actor[:200],
         rule_set_version=rule_set_version,
     )
-    insert_one(change)
-    return change
 
 
 def _note_first_assignment(record: Record, role: str, now: datetime) -> None:
@@ -166,8 +194,7 @@ def _insert_owner(
         expires_at=expires_at,
         rule_set_version=rule_set_version,
     )
-    insert_one(ownership)
-    _history(
+    change = _history_row(
         record,
         role=role,
         before=before,
@@ -179,6 +206,7 @@ def _insert_owner(
         now=now,
         rule_set_version=rule_set_version,
     )
+    insert_together(ownership, change)  # one statement for both (every routed lead writes them)
     return ownership
 
 
