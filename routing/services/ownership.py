@@ -94,35 +94,6 @@ def current_owner(record: Record, role: str) -> Ownership | None:
     return found[0] if found else None
 
 
-def _history(
-    record: Record,
-    *,
-    role: str,
-    before: Ownership | None,
-    rep: Rep | None,
-    partner: Partner | None,
-    step: str,
-    why: str,
-    actor: str,
-    now: datetime,
-    rule_set_version: int | None,
-) -> OwnershipChange:
-    change = _history_row(
-        record,
-        role=role,
-        before=before,
-        rep=rep,
-        partner=partner,
-        step=step,
-        why=why,
-        actor=actor,
-        now=now,
-        rule_set_version=rule_set_version,
-    )
-    insert_one(change)
-    return change
-
-
 def _history_row(
     record: Record,
     *,
@@ -381,17 +352,19 @@ def end_owner(
         ended = Ownership.objects.filter(pk=before.pk, ended_at__isnull=True).update(ended_at=now)
         if ended == 0:
             return None
-        _history(
-            record,
-            role=role,
-            before=before,
-            rep=None,
-            partner=None,
-            step=step,
-            why=why,
-            actor=actor,
-            now=now,
-            rule_set_version=rule_set_version,
+        insert_one(
+            _history_row(
+                record,
+                role=role,
+                before=before,
+                rep=None,
+                partner=None,
+                step=step,
+                why=why,
+                actor=actor,
+                now=now,
+                rule_set_version=rule_set_version,
+            )
         )
         before.ended_at = now
         return before
@@ -412,7 +385,7 @@ def confirm_owner(
     The row names the same owner as from and to, so replaying the history still gives the
     current owners, and the account page shows the decision with its actor and reason.
     """
-    return _history(
+    change = _history_row(
         record,
         role=role,
         before=owner,
@@ -424,3 +397,5 @@ def confirm_owner(
         now=now,
         rule_set_version=rule_set_version,
     )
+    insert_one(change)
+    return change
