@@ -18,6 +18,13 @@ INSERT still writes it:
 The indexes are dropped with their exact names (and created again on the way back), not
 by Django's AlterField: on SQLite, AlterField remakes the table, which would drop the
 triggers of routing_lead (routing 0010) and routing_ownershipchange (routing 0002).
+
+On PostgreSQL each index is dropped `CONCURRENTLY`, outside a transaction (the migration
+is not atomic): a plain DROP INDEX locks its table against reads and writes, and one
+transaction dropping the history's, activity's, aliases' and leads' indexes would hold
+those locks together, in an order that can deadlock with a submitLead of the code still
+running (lead, owner, history). `IF EXISTS` makes a run that stopped half-way safe to run
+again. The way back builds them `CONCURRENTLY` too.
 """
 
 from django.db import migrations, models
@@ -47,24 +54,30 @@ def _names(schema_editor, model, field):
 
 
 def drop(apps, schema_editor):
+    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
     for model_name, field_name in COVERED:
         model = apps.get_model("routing", model_name)
         for name in _names(schema_editor, model, model._meta.get_field(field_name)):
-            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+            schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {schema_editor.quote_name(name)}")
 
 
 def create(apps, schema_editor):
+    postgresql = schema_editor.connection.vendor == "postgresql"
     for model_name, field_name in COVERED:
         model = apps.get_model("routing", model_name)
         field = model._meta.get_field(field_name)
-        schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
-        if schema_editor.connection.vendor == "postgresql":
-            like = schema_editor._create_like_index_sql(model, field)
-            if like is not None:
-                schema_editor.execute(like)
+        if not postgresql:
+            schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
+            continue
+        schema_editor.execute(schema_editor._create_index_sql(model, fields=[field], concurrently=True))
+        like = schema_editor._create_like_index_sql(model, field)
+        if like is not None:
+            schema_editor.execute(str(like).replace("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1))
 
 
 class Migration(migrations.Migration):
+    atomic = False  # DROP INDEX CONCURRENTLY runs outside a transaction (see above)
+
     dependencies = [
         ("routing", "0010_ownership_lead_open"),
         ("territories", "0001_initial"),
