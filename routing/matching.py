@@ -292,8 +292,13 @@ def _match_domain(host: str, said: str, reads: MatchReads) -> tuple[MatchResult,
 
 
 # Every lead with both a domain and a company asks it: compiled once (leadowner.prepared).
+# Ordered by position alone: the model's ordering ("account", "position") would join every
+# alias to its account to sort by the account's name, for rows of one account.
 _NORMALIZED_ALIASES = Prepared(
-    lambda account_id: AccountAlias.objects.filter(account_id=account_id).values_list("normalized_alias"), (int,)
+    lambda account_id: (
+        AccountAlias.objects.filter(account_id=account_id).order_by("position").values_list("normalized_alias")
+    ),
+    (int,),
 )
 
 
