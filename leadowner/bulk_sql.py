@@ -163,9 +163,7 @@ def insert_objects(objs: Sequence[Model]) -> None:
         rows.append(_values(obj, fields, plain))
     ids = insert_rows(model, [f.attname for f in fields], rows, returning_ids=True)
     for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        _inserted(obj, pk)
 
 
 _AS_IS = (
@@ -223,6 +221,7 @@ def _insert_one_sql(model: type[Model]) -> tuple[str, list[Field[Any, Any]], lis
 
 
 def _inserted(obj: Model, pk: Any) -> None:
+    """An instance written by one of these inserts, as save() leaves it: its id, saved, on this database."""
     obj.pk = pk
     obj._state.adding = False
     obj._state.db = connection.alias

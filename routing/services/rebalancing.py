@@ -67,7 +67,7 @@ from routing.models import (
     RebalanceTrigger,
 )
 from routing.placement import Placer, account_facts
-from routing.selectors.loads import open_lead_ownerships
+from routing.selectors.loads import open_load_counts
 from routing.services.bulk_moves import Move, move_owners
 from routing.services.forfeits import MEANINGFUL_KINDS
 from routing.services.leads import clean_from_lead
@@ -81,15 +81,15 @@ HUNTER_ROLES = (RepRole.AE, RepRole.SDR)
 
 def _loads(rep_ids: list[int]) -> dict[int, int]:
     """Load per rep: current SALES ownership of accounts and of leads in an open stage."""
-    loads: Counter[int] = Counter()
-    for rows in (
-        Ownership.objects.filter(
-            rep_id__in=rep_ids, role=OwnerRole.SALES, ended_at__isnull=True, account__isnull=False
-        ),
-        open_lead_ownerships().filter(rep_id__in=rep_ids),
-    ):
-        for row in rows.values("rep_id").annotate(n=Count("*")):
-            loads[row["rep_id"]] += row["n"]
+    accounts = (
+        Ownership.objects.filter(rep_id__in=rep_ids, role=OwnerRole.SALES, ended_at__isnull=True, account__isnull=False)
+        .order_by()
+        .values("rep_id")
+        .annotate(n=Count("*"))
+        .values_list("rep_id", "n")
+    )
+    loads: Counter[int] = Counter(dict(accounts))
+    loads.update(dict(open_load_counts().filter(rep_id__in=rep_ids)))
     return dict(loads)
 
 
