@@ -7,7 +7,10 @@ RoutingDecision.from_json, so the API shows exactly what was decided at the time
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from routing.models import Account
 
 # ID: a lookup that named the account by its id (routing.selectors.lookup), no matching involved.
 MATCH_METHODS = ("DOMAIN", "ALIAS", "NAME", "FUZZY", "PARENT", "ID", "NONE")
@@ -23,6 +26,9 @@ class MatchResult:
     explanation: str
     # Accounts that matched equally well when the match is ambiguous (then account_id is None).
     ambiguous_ids: tuple[int, ...] = ()
+    # The account as the match read it, whole (a domain match reads the row with the domain),
+    # so that the caller need not read it again. Never stored with the decision, nor compared.
+    account: Account | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def none(cls, explanation: str) -> MatchResult:

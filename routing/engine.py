@@ -100,7 +100,7 @@ def run(
         territories = one_lead_territories(rule_set)
 
     found = known_match if known_match is not None else match(lead, policy)
-    account = reads.account(found.account_id) if found.account_id is not None else None
+    account = reads.account(found.account_id, found.account) if found.account_id is not None else None
     trace.append(f"account: {found.explanation}" if account is not None else f"account: none; {found.explanation}")
     family = reads.ancestors(account) if account is not None else []
     facts, lines = enrich(lead, account)

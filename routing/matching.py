@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
@@ -196,7 +197,7 @@ def _select(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
 
 
 def _names(account_ids: Iterable[int]) -> dict[int, str]:
-    """{account id: name}: written out, as every match by name asks it (see _domain_rows)."""
+    """{account id: name}: written out, as every match by name asks it (see _select)."""
     ids = list(account_ids)
     if not ids:
         return {}
@@ -259,23 +260,34 @@ def _why(hit: _Hit, account_name: str, what: str, threshold: float) -> str:
 # ---------------------------------------------------------------------------- domain
 
 
-def _domain_rows(domains: list[str]) -> list[tuple[str, int, str, str]]:
-    """(domain, account id, account name, normalised name) of the registered domains among `domains`.
+def _domain_query(domains: list[str]) -> QuerySet[AccountDomain]:
+    return AccountDomain.objects.filter(domain__in=domains).select_related("account").order_by()
 
-    Written out rather than built with the ORM: every lead and every ownerOf by domain asks
-    it, and building and compiling the queryset cost more than the indexed statement.
+
+# A host and its parents are a handful of domains: one prepared statement per count (leadowner.prepared).
+_DOMAIN_ACCOUNTS: dict[int, Prepared[AccountDomain]] = {}
+_PREPARED_DOMAINS = 8
+
+
+def _domain_rows(domains: list[str]) -> list[tuple[str, Account]]:
+    """(domain, its account) of the registered domains among `domains`: one indexed statement.
+
+    Every lead and every ownerOf by domain asks it. The account comes whole with its domain
+    (MatchResult.account), so that routing and the lookup do not read it again; the
+    statement is compiled once per number of domains.
     """
-    domain_table = connection.ops.quote_name(AccountDomain._meta.db_table)
-    account_table = connection.ops.quote_name(Account._meta.db_table)
-    marks = ", ".join(["%s"] * len(domains))
-    sql = (
-        f"SELECT d.domain, d.account_id, a.name, a.normalized_name FROM {domain_table} d "  # noqa: S608 -- names only
-        f"JOIN {account_table} a ON a.id = d.account_id WHERE d.domain IN ({marks})"
-    )
-    return [(str(d), int(pk), str(name), str(norm)) for d, pk, name, norm in _select(sql, domains)]
+    n = len(domains)
+    if n > _PREPARED_DOMAINS:
+        rows = list(_domain_query(domains))
+    else:
+        prepared = _DOMAIN_ACCOUNTS.get(n)
+        if prepared is None:
+            prepared = _DOMAIN_ACCOUNTS.setdefault(n, Prepared(lambda *ds: _domain_query(list(ds)), (str,) * n))
+        rows = prepared(*domains)
+    return [(row.domain, row.account) for row in rows]
 
 
-def _match_domain(host: str, said: str, reads: MatchReads) -> tuple[MatchResult, str, str] | None:
+def _match_domain(host: str, said: str, reads: MatchReads) -> MatchResult | None:
     """The account of the longest registered domain among the host and its parents."""
     candidates = domain_with_parents(host)
     if not candidates:
@@ -283,12 +295,12 @@ def _match_domain(host: str, said: str, reads: MatchReads) -> tuple[MatchResult,
     rows = reads.domain_rows(candidates)
     if not rows:
         return None
-    domain, account_id, name, normalized_name = max(rows, key=lambda row: len(row[0]))
+    domain, account = max(rows, key=lambda row: len(row[0]))
     if domain == host:
-        why = f"{said} {host} is a domain of {name}"
+        why = f"{said} {host} is a domain of {account.name}"
     else:
-        why = f"{said} {host} is a sub-domain of {domain}, a domain of {name}"
-    return MatchResult(account_id, "DOMAIN", 1.0, why), name, normalized_name
+        why = f"{said} {host} is a sub-domain of {domain}, a domain of {account.name}"
+    return MatchResult(account.pk, "DOMAIN", 1.0, why, account=account)
 
 
 # Every lead with both a domain and a company asks it: compiled once (leadowner.prepared).
@@ -304,25 +316,26 @@ _NORMALIZED_ALIASES = Prepared(
 
 def _company_against_domain(
     result: MatchResult,
-    name: str,
-    normalized_name: str,
     company: str,
     normalized: str,
     threshold: float,
     reads: MatchReads,
 ) -> MatchResult:
     """The domain decided; say whether the company text agrees with it or names another account."""
-    assert result.account_id is not None
-    own = [normalized_name, *reads.normalized_aliases(result.account_id)]
+    account = result.account
+    assert account is not None and result.account_id == account.pk
+    own = [account.normalized_name, *reads.normalized_aliases(account.pk)]
     if normalized in own or any((c := compare_names(normalized, text)).agrees and c.score >= threshold for text in own):
-        return MatchResult(result.account_id, "DOMAIN", 1.0, f"{result.explanation}; company '{company}' agrees")
+        agrees = f"{result.explanation}; company '{company}' agrees"
+        return MatchResult(account.pk, "DOMAIN", 1.0, agrees, account=account)
     other_ids = sorted({h.account_id for h in _exact_hits(normalized, reads)} - {result.account_id})
     if other_ids:
         names = reads.names(other_ids)
         said = f"company '{company}' names {_listing(other_ids, names)} instead"
     else:
-        said = f"company '{company}' is not a name of {name}"
-    return MatchResult(result.account_id, "DOMAIN", 1.0, f"{result.explanation}; {said}, and the domain decides")
+        said = f"company '{company}' is not a name of {account.name}"
+    decides = f"{result.explanation}; {said}, and the domain decides"
+    return MatchResult(account.pk, "DOMAIN", 1.0, decides, account=account)
 
 
 # ---------------------------------------------------------------------------- company
@@ -499,7 +512,7 @@ def _match_company(company: str, normalized: str, threshold: float, reads: Match
 class MatchReads:
     """The reads matching makes, each a statement when asked: one lead (or lookup) at a time."""
 
-    def domain_rows(self, domains: list[str]) -> list[tuple[str, int, str, str]]:
+    def domain_rows(self, domains: list[str]) -> list[tuple[str, Account]]:
         return _domain_rows(domains)
 
     def normalized_aliases(self, account_id: int) -> list[str]:
@@ -545,11 +558,11 @@ class BatchMatchReads(MatchReads):
             if normalized:
                 texts.add(normalized)
         self._asked_domains = hosts
-        self._domains: dict[str, list[tuple[str, int, str, str]]] = {}
+        self._domains: dict[str, list[tuple[str, Account]]] = {}
         for chunk in _in_chunks(hosts):
             for row in _domain_rows(chunk):
                 self._domains.setdefault(row[0], []).append(row)
-        matched = {row[1] for rows in self._domains.values() for row in rows}
+        matched = {account.pk for rows in self._domains.values() for _domain, account in rows}
         self._aliases: dict[int, list[str]] = {pk: [] for pk in matched}
         alias = connection.ops.quote_name(AccountAlias._meta.db_table)
         account = connection.ops.quote_name(Account._meta.db_table)
@@ -578,9 +591,9 @@ class BatchMatchReads(MatchReads):
         for chunk in _in_chunks(pk for rows in self._exact.values() for pk, *_rest in rows):
             self._names.update(_names(chunk))
         for domain_rows in self._domains.values():
-            self._names.update((pk, name) for _domain, pk, name, _normalized in domain_rows)
+            self._names.update((account.pk, account.name) for _domain, account in domain_rows)
 
-    def domain_rows(self, domains: list[str]) -> list[tuple[str, int, str, str]]:
+    def domain_rows(self, domains: list[str]) -> list[tuple[str, Account]]:
         if not self._asked_domains.issuperset(domains):
             return super().domain_rows(domains)
         return [row for domain in domains for row in self._domains.get(domain, ())]
@@ -628,11 +641,10 @@ def match_account(
     elif host and (is_free_mail(host) or is_free_mail(registered_domain(host))):
         prelude = f"{host} is a free-mail provider, so it names no company"
     elif host:
-        found = _match_domain(host, said, reads)
-        if found is not None:
-            result, name, normalized_name = found
+        result = _match_domain(host, said, reads)
+        if result is not None:
             if normalized:
-                return _company_against_domain(result, name, normalized_name, company, normalized, fraction, reads)
+                return _company_against_domain(result, company, normalized, fraction, reads)
             return result
         prelude = f"no account has the {said} {host} or a domain it belongs to"
     if not normalized:

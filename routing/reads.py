@@ -129,7 +129,10 @@ _RECENT_ACTIVITY: dict[tuple[bool, int, bool], Prepared[Activity]] = {}
 class Reads:
     """One lead's facts, read when a step asks for them."""
 
-    def account(self, account_id: int) -> Account | None:
+    def account(self, account_id: int, read: Account | None = None) -> Account | None:
+        """The account; `read`: the same account as the match already read it, so no statement."""
+        if read is not None and read.pk == account_id:
+            return read
         return account_by_id(account_id)
 
     def ancestors(self, account: Account) -> list[Account]:
@@ -264,10 +267,10 @@ class BatchReads(Reads):
     def _known(self, ids: Iterable[int]) -> bool:
         return all(pk in self._accounts for pk in ids)
 
-    def account(self, account_id: int) -> Account | None:
+    def account(self, account_id: int, read: Account | None = None) -> Account | None:
         if account_id in self._accounts:
             return self._accounts[account_id]
-        return super().account(account_id)
+        return super().account(account_id, read)
 
     def ancestors(self, account: Account) -> list[Account]:
         chain = self._chains.get(account.pk)

@@ -249,10 +249,10 @@ def test_the_lookup_page_costs_the_same_queries_whatever_the_history_length(
     Account.objects.filter(pk=ibm.pk).update(parent=parent)
     _history(ibm, rows)
 
-    # session, user, rep | domain match, account, its chain and owners (3) | parent chain (2) |
-    # domains, aliases | history count, history page: 14 whatever the number of changes.
+    # session, user, rep | the domain with its account, its chain and owners (3) | parent chain (2) |
+    # domains, aliases | history count, history page: 13 whatever the number of changes.
     # (+1: the navigation counts the manager's unread notifications.)
-    with django_assert_num_queries(14):  # type: ignore[operator]
+    with django_assert_num_queries(13):  # type: ignore[operator]
         response = client.get(LOOKUP, {"q": "ibm.com"})
     assert len(response.context["history"]) == min(rows, 25)
 

@@ -543,3 +543,22 @@ def test_the_neighbours_answer_the_same_from_a_generic_plan_kept_prepared(reads:
     assert generic == custom
     assert all(custom)
     assert generic_runs >= len(queries)
+
+
+def test_a_domain_match_carries_its_account_whole_and_never_stores_it(ibm) -> None:
+    """The account comes with its domain in one statement (routing and ownerOf do not read it
+    again); it is the row as the ORM reads it, and neither compared nor stored with the decision."""
+    ibm.industry = "Technology"
+    ibm.save()
+    with_company = match_account(domain="ann@mail.ibm.com", company="IBM")
+    alone = match_account(domain="ann@ibm.com")
+    stored = Account.objects.get(pk=ibm.pk)
+    for result in (with_company, alone):
+        assert result.method == "DOMAIN" and result.account is not None
+        assert result.account.pk == result.account_id == ibm.pk
+        fields = [f.attname for f in Account._meta.concrete_fields]
+        assert [getattr(result.account, f) for f in fields] == [getattr(stored, f) for f in fields]
+        assert "account" not in result.to_json()
+        rebuilt = type(result).from_json(json.loads(json.dumps(result.to_json())))
+        assert rebuilt == result and rebuilt.account is None
+    assert match_account(company="International Business Machines").account is None  # only a domain match reads it

@@ -402,3 +402,19 @@ def test_first_owner_answers_conflict_when_the_record_has_an_owner_already(now: 
         first_owner(Record(lead=lead), **{**fields, "role": "NOPE"})  # type: ignore[arg-type]
     assert unknown.value.code == ErrorCode.INVALID
     assert Ownership.objects.filter(lead=lead).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_lead_matched_by_domain_reads_its_account_once(now: datetime, world_map: RuleSet) -> None:
+    """The domain's statement brings the account whole (routing.matching._domain_rows): routing
+    does not read it again by id."""
+    from django.test.utils import CaptureQueriesContext
+
+    acme = AccountFactory(name="Acme Rockets", domains=["acme.example"], country="US")
+    with CaptureQueriesContext(connection) as queries:
+        lead, decision = _route(now, email="wile@acme.example", company="Acme Rockets", country="US")
+    assert lead.account_id == acme.pk and decision.match.method == "DOMAIN"  # type: ignore[attr-defined]
+    account_reads = [q["sql"] for q in queries.captured_queries if 'FROM "routing_account" WHERE' in q["sql"]]
+    assert account_reads == [], account_reads
+    joined = 'FROM "routing_accountdomain" INNER JOIN "routing_account"'
+    assert any(joined in q["sql"] for q in queries.captured_queries)

@@ -62,7 +62,7 @@ def lookup_owner(
         match = match_account(domain=domain, company=company, threshold=threshold)
         if match.account_id is None:
             return OwnerLookup(None, match, [], None)
-        account = account_by_id(match.account_id)
+        account = match.account if match.account is not None else account_by_id(match.account_id)
         if account is None:  # removed since it matched
             return OwnerLookup(None, MatchResult.none(f"account {match.account_id} no longer exists"), [], None)
     by_role, chain = owners_up_the_chain(account)
