@@ -2,17 +2,19 @@
 
 `QuerySet.bulk_update` builds a CASE WHEN per row and field; for a sweep's batch of a
 hundred leads it spent ~2 ms per row compiling expressions (profile in
-docs/performance.md). `update_from_values` sends the rows as a VALUES list joined on
-the key instead: one statement, compiled by hand, on PostgreSQL; on SQLite (the
-embedded default, where sweeps are small) it falls back to `bulk_update`.
+docs/performance.md). `update_from_values` sends the rows as one JSON document, unpacked
+into a recordset joined on the key: one statement, compiled by hand, on PostgreSQL; on
+SQLite (the embedded default, where sweeps are small) it falls back to `bulk_update`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import connection, models
 from django.db.models import Field, Model
@@ -51,19 +53,45 @@ def update_from_values(
         model._default_manager.bulk_update(objects, list(fields))  # type: ignore[attr-defined]
         return len(objects)
     qn = connection.ops.quote_name
-    names = [qn(f.column or f.name) for f in columns]
-    types = [f.db_type(connection) for f in columns]
-    values_sql = ", ".join("(" + ", ".join(f"%s::{t}" for t in types) + ")" for _ in rows)
-    params: list[Any] = []
-    for row in rows:
-        params.extend(f.get_db_prep_value(v, connection) for f, v in zip(columns, row, strict=True))
+    keys = [f.column or f.name for f in columns]
+    names = [qn(k) for k in keys]
+    # The rows travel as one JSON document, unpacked by json_to_recordset: a statement of a
+    # few hundred characters and one parameter, where a VALUES list of a batch's rows had
+    # psycopg split the statement at thousands of placeholders and quote every value on its
+    # own (the larger part of this function's time in a forfeit sweep's profile).
+    convert = [_json_converter(f) for f in columns]
+    document = [{k: v if c is None else c(v) for k, c, v in zip(keys, convert, row, strict=True)} for row in rows]
+    record = ", ".join(f"{n} {f.db_type(connection)}" for n, f in zip(names, columns, strict=True))
     table = qn(meta.db_table)
     sets = ", ".join(f"{n} = t.{n} + v.{n}" if increment else f"{n} = v.{n}" for n in names[len(key) :])
     match = " AND ".join(f"t.{n} = v.{n}" for n in names[: len(key)])
-    sql = f"UPDATE {table} AS t SET {sets} FROM (VALUES {values_sql}) AS v({', '.join(names)}) WHERE {match}"  # noqa: S608
+    sql = f"UPDATE {table} AS t SET {sets} FROM json_to_recordset(%s::json) AS v({record}) WHERE {match}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [json.dumps(document, default=_json_default, separators=(",", ":"))])
         return cursor.rowcount
+
+
+def _json_converter(field: Field[Any, Any]) -> Callable[[Any], Any] | None:
+    """How a value of `field` goes into the JSON document: None when as it is (plain values the
+    driver takes unchanged, _takes_as_is; a JSONField's document nested as it is), else the
+    field's `get_db_prep_value`, or its encoder's round trip for a JSONField with one."""
+    if isinstance(field, models.JSONField):
+        encoder = field.encoder
+        return None if encoder is None else (lambda value: json.loads(json.dumps(value, cls=encoder)))
+    if _takes_as_is(field):
+        return None
+    return lambda value: field.get_db_prep_value(value, connection)
+
+
+def _json_default(value: Any) -> Any:
+    # Text that PostgreSQL casts back to the column's type: ISO 8601 for times, digits for numbers.
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\x" + bytes(value).hex()
+    raise TypeError(f"update_from_values cannot send a {type(value).__name__}")
 
 
 def _update_rowwise(

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from leadowner.bulk_sql import insert_objects, insert_one, insert_together
+from leadowner.bulk_sql import insert_objects, insert_one, insert_together, update_from_values
 from leadowner.models import Notification
 from routing.models import Lead, LeadSource, Opportunity, Ownership, OwnershipChange
 from tests.factories import AccountFactory, RepFactory
@@ -156,3 +156,53 @@ def test_insert_rows_writes_the_values_given_even_into_auto_now_columns(count: i
     assert [name for name, *_ in stored] == [f"Stamped {i}" for i in range(count)]
     if connection.vendor == "postgresql":  # SQLite goes through bulk_create, which stamps auto_now itself
         assert {(created, updated) for _name, created, updated in stored} == {(NOW, NOW)}
+
+
+# ---------------------------------------------------------------------------- update_from_values
+
+ODD_TEXT = 'O\'Brien "Ltd" \\ back\tslash, 名前, émoji 🚀, %s and %(x)s'
+
+
+def test_update_from_values_sets_each_rows_values_as_bulk_update_does() -> None:
+    """Every kind of value a batch sends (text with quotes, backslashes, placeholders and
+    non-ASCII, nested JSON, times, foreign keys, NULLs) arrives as bulk_update writes it."""
+    acme = AccountFactory(name="Acme")
+    ours = [_lead(f"a{n}@acme.example") for n in range(N)]
+    theirs = [_lead(f"b{n}@acme.example") for n in range(N)]
+    insert_objects([*ours, *theirs])
+    for n, (mine, other) in enumerate(zip(ours, theirs, strict=True)):
+        for lead in (mine, other):
+            lead.name = ODD_TEXT if n % 2 else ""
+            lead.account = acme if n % 3 else None
+            lead.decision = {"step": "TERRITORY", "trace": [ODD_TEXT, f"line {n}"], "owner": {"rep_id": n}, "x": None}
+            lead.assigned_at = datetime(2025, 6, 2, 9, n, 7, 123456, tzinfo=UTC) if n % 4 else None
+    fields = ["name", "account", "decision", "assigned_at"]
+    updated = update_from_values(
+        Lead,
+        key=["id"],
+        fields=fields,
+        rows=[(lead.pk, lead.name, lead.account_id, lead.decision, lead.assigned_at) for lead in ours],
+        objects=ours,
+    )
+    assert updated == N
+    Lead.objects.bulk_update(theirs, fields)
+    for mine, other in zip(ours, theirs, strict=True):
+        assert _row(mine, without=("id", "email", "created_at")) == _row(other, without=("id", "email", "created_at"))
+    stored = Lead.objects.get(pk=ours[1].pk)
+    assert stored.name == ODD_TEXT and stored.decision["trace"][0] == ODD_TEXT and stored.account == acme
+    assert stored.assigned_at == datetime(2025, 6, 2, 9, 1, 7, 123456, tzinfo=UTC)
+
+
+@pytest.mark.postgres
+def test_update_from_values_adds_with_increment_and_counts_the_rows_it_matched() -> None:
+    acme = AccountFactory(name="Acme")
+    rep = RepFactory()
+    opportunities = [
+        Opportunity(account=acme, name=f"Deal {n}", owner=rep, amount=Decimal("10.50"), created_at=NOW)
+        for n in range(3)
+    ]
+    insert_objects(opportunities)
+    rows = [(o.pk, Decimal("0.25") * n) for n, o in enumerate(opportunities)] + [(-1, Decimal(1))]
+    assert update_from_values(Opportunity, key=["id"], fields=["amount"], rows=rows, increment=True) == 3
+    amounts = sorted(Opportunity.objects.values_list("amount", flat=True))
+    assert amounts == [Decimal("10.50"), Decimal("10.75"), Decimal("11.00")]
