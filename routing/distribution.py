@@ -459,7 +459,7 @@ class BatchCounters(DurableCounters):
         if not by_id:
             return
         members: dict[int, list[TerritoryMember]] = {pk: [] for pk in by_id}
-        for member in TerritoryMember.objects.select_related("rep").filter(territory_id__in=list(by_id)):
+        for member in TerritoryMember.objects.select_related("rep").filter(territory_id__any_of=list(by_id)):
             members[member.territory_id].append(member)
         for pk, territory in by_id.items():
             keep_members(territory, members[pk])
@@ -474,7 +474,7 @@ class BatchCounters(DurableCounters):
         self._loads.update(open_loads(sorted(rep_ids)))
         names = sorted({t.name for t in by_id.values()} - set(self._stored))
         self._stored.update({name: {} for name in names})
-        for name, rep_id, assigned in DistributionCounter.objects.filter(territory_name__in=names).values_list(
+        for name, rep_id, assigned in DistributionCounter.objects.filter(territory_name__any_of=names).values_list(
             "territory_name", "rep_id", "assigned"
         ):
             self._stored[name][rep_id] = assigned

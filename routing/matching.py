@@ -39,6 +39,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from leadowner.errors import ErrorCode, ServiceError
+from leadowner.lookups import among
 from leadowner.prepared import Prepared, statement_cursor
 from routing.decision import MatchResult
 from routing.models import Account, AccountAlias, AccountDomain
@@ -185,12 +186,13 @@ def _threshold_fraction(threshold: int) -> float:
 _PREPARED_PARAMS = 16
 
 
-def _select(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+def _select(sql: str, params: list[Any], *, batch: bool = False) -> list[tuple[Any, ...]]:
     """The rows of a written-out statement: the matching reads every lead makes, whose `IN`
     lists vary in length (building and compiling them with the ORM cost more than running them).
     A lead's (few parameters, no LIKE) are kept prepared on PostgreSQL (leadowner.prepared);
-    a batch's long lists are run once each and planned for their values."""
-    use = statement_cursor() if len(params) <= _PREPARED_PARAMS else connection.cursor()
+    a batch's long lists (`batch`, sent as arrays: leadowner.lookups.among) are run once each
+    and planned for their values."""
+    use = connection.cursor() if batch or len(params) > _PREPARED_PARAMS else statement_cursor()
     with use as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
@@ -202,8 +204,9 @@ def _names(account_ids: Iterable[int]) -> dict[int, str]:
     if not ids:
         return {}
     table = connection.ops.quote_name(Account._meta.db_table)
-    marks = ", ".join(["%s"] * len(ids))
-    rows = _select(f"SELECT id, name FROM {table} WHERE id IN ({marks})", ids)  # noqa: S608 -- names only
+    batch = len(ids) > _PREPARED_PARAMS
+    where, params = among("id", ids, "bigint") if batch else (f"id IN ({', '.join(['%s'] * len(ids))})", ids)
+    rows = _select(f"SELECT id, name FROM {table} WHERE {where}", params, batch=batch)  # noqa: S608 -- names only
     return {int(pk): str(name) for pk, name in rows}
 
 
@@ -277,8 +280,8 @@ def _domain_rows(domains: list[str]) -> list[tuple[str, Account]]:
     statement is compiled once per number of domains.
     """
     n = len(domains)
-    if n > _PREPARED_DOMAINS:
-        rows = list(_domain_query(domains))
+    if n > _PREPARED_DOMAINS:  # a batch's: one array (leadowner.lookups)
+        rows = list(AccountDomain.objects.filter(domain__any_of=domains).select_related("account").order_by())
     else:
         prepared = _DOMAIN_ACCOUNTS.get(n)
         if prepared is None:
@@ -567,23 +570,25 @@ class BatchMatchReads(MatchReads):
         alias = connection.ops.quote_name(AccountAlias._meta.db_table)
         account = connection.ops.quote_name(Account._meta.db_table)
         for chunk in _in_chunks(matched):
-            marks = ", ".join(["%s"] * len(chunk))
-            sql = f"SELECT account_id, normalized_alias FROM {alias} WHERE account_id IN ({marks})"  # noqa: S608
-            for pk, text in _select(sql, chunk):
+            where, params = among("account_id", chunk, "bigint")
+            sql = f"SELECT account_id, normalized_alias FROM {alias} WHERE {where}"  # noqa: S608
+            for pk, text in _select(sql, params, batch=True):
                 self._aliases[int(pk)].append(str(text))
         self._asked_texts = texts
         self._exact: dict[str, list[tuple[int, str, str, bool]]] = {}
         for chunk in _in_chunks(texts):
-            marks = ", ".join(["%s"] * len(chunk))
+            by_alias, alias_params = among("normalized_alias", chunk, "varchar")
+            by_name, name_params = among("normalized_name", chunk, "varchar")
             sql = (
                 f"SELECT account_id, alias, normalized_alias, 1 FROM (SELECT account_id, alias, "  # noqa: S608
                 f"normalized_alias, row_number() OVER (PARTITION BY normalized_alias ORDER BY account_id) AS n "
-                f"FROM {alias} WHERE normalized_alias IN ({marks})) AS aliases WHERE n <= %s "
+                f"FROM {alias} WHERE {by_alias}) AS aliases WHERE n <= %s "
                 f"UNION ALL SELECT id, name, normalized_name, 0 FROM (SELECT id, name, normalized_name, "
                 f"row_number() OVER (PARTITION BY normalized_name ORDER BY id) AS n "
-                f"FROM {account} WHERE normalized_name IN ({marks})) AS names WHERE n <= %s"
+                f"FROM {account} WHERE {by_name}) AS names WHERE n <= %s"
             )
-            for pk, text, norm, via_alias in _select(sql, [*chunk, EXACT_LIMIT, *chunk, EXACT_LIMIT]):
+            params = [*alias_params, EXACT_LIMIT, *name_params, EXACT_LIMIT]
+            for pk, text, norm, via_alias in _select(sql, params, batch=True):
                 self._exact.setdefault(str(norm), []).append((int(pk), str(text), str(norm), bool(via_alias)))
         for rows in self._exact.values():
             rows.sort(key=lambda row: (not row[3], row[0]))  # aliases, then names, each by account

@@ -220,7 +220,10 @@ class BatchReads(Reads):
         account_ids = {b.account_id for b in batch if b.account_id is not None}
         chains = ancestor_ids(account_ids)
         every = set(account_ids).union(*chains.values()) if chains else set(account_ids)
-        self._accounts: dict[int, Account] = Account.objects.in_bulk(list(every)) if every else {}
+        # `__any_of`: these lists run to thousands of ids, sent as one array (leadowner.lookups).
+        self._accounts: dict[int, Account] = (
+            {a.pk: a for a in Account.objects.filter(pk__any_of=sorted(every)).order_by()} if every else {}
+        )
         self._chains = chains
         self._window = (since, until)
 
@@ -230,18 +233,18 @@ class BatchReads(Reads):
         if every:
             for ownership in (
                 Ownership.objects.select_related("rep", "partner", "account")
-                .filter(account_id__in=every, ended_at__isnull=True)
+                .filter(account_id__any_of=every, ended_at__isnull=True)
                 .order_by("pk")
             ):
                 assert ownership.account_id is not None
                 self._owners[ownership.account_id].append(ownership)
             for opp in Opportunity.objects.select_related("owner", "account").filter(
-                account_id__in=every, status=OpportunityStatus.OPEN, owner__isnull=False
+                account_id__any_of=every, status=OpportunityStatus.OPEN, owner__isnull=False
             ):
                 self._opportunities[opp.account_id].append(opp)
             self._registrations = list(
                 DealRegistration.objects.select_related("partner", "account")
-                .filter(account_id__in=every, status=DealRegistrationStatus.APPROVED)
+                .filter(account_id__any_of=every, status=DealRegistrationStatus.APPROVED)
                 .order_by("pk")
             )
 
@@ -249,16 +252,17 @@ class BatchReads(Reads):
         self._activity_accounts = account_ids
         self._leads_of: dict[int, set[int]] = defaultdict(set)
         if account_ids:
-            for account_id, lead_id in Lead.objects.filter(account_id__in=account_ids).values_list("account_id", "pk"):
+            of_accounts = Lead.objects.filter(account_id__any_of=account_ids).values_list("account_id", "pk")
+            for account_id, lead_id in of_accounts:
                 self._leads_of[account_id].add(lead_id)
         watched_leads = self._lead_ids.union(*self._leads_of.values()) if self._leads_of else set(self._lead_ids)
         # Newest first, filed by account and by lead: each lead's answer merges a few short lists.
         self._activity_by_account: dict[int, list[Activity]] = defaultdict(list)
         self._activity_by_lead: dict[int, list[Activity]] = defaultdict(list)
         if account_ids or watched_leads:
-            where = Q(lead_id__in=watched_leads)
+            where = Q(lead_id__any_of=watched_leads)
             if account_ids:
-                where |= Q(account_id__in=account_ids)
+                where |= Q(account_id__any_of=account_ids)
             for activity in sorted(
                 Activity.objects.select_related("rep").filter(where, occurred_at__gt=since, occurred_at__lte=until),
                 key=_newest_first,

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
+from leadowner.lookups import among
 from leadowner.prepared import Prepared, PreparedIn
 from routing.models import Account, AccountAlias, AccountDomain, Ownership
 from routing.normalize import normalize_company, registered_domain
@@ -80,10 +81,11 @@ def ancestor_ids(account_ids: Iterable[int]) -> dict[int, list[int]]:
     if not ids:
         return {}
     table = connection.ops.quote_name(Account._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(ids))
+    # A batch's hundreds of ids as one array (leadowner.lookups); a lead's few as an IN list.
+    where, params = among("id", ids, "bigint") if len(ids) > 16 else (f"id IN ({', '.join(['%s'] * len(ids))})", ids)
     sql = f"""
         WITH RECURSIVE chain(start_id, id, parent_id, depth) AS (
-            SELECT id, id, parent_id, 0 FROM {table} WHERE id IN ({placeholders})
+            SELECT id, id, parent_id, 0 FROM {table} WHERE {where}
             UNION ALL
             SELECT chain.start_id, parent.id, parent.parent_id, chain.depth + 1
             FROM {table} parent JOIN chain ON parent.id = chain.parent_id
@@ -95,7 +97,7 @@ def ancestor_ids(account_ids: Iterable[int]) -> dict[int, list[int]]:
     seen: dict[int, set[int]] = {pk: {pk} for pk in ids}
     stopped: set[int] = set()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, MAX_DEPTH])
+        cursor.execute(sql, [*params, MAX_DEPTH])
         for start_id, ancestor_id in cursor.fetchall():
             if start_id in stopped:
                 continue

@@ -193,7 +193,7 @@ def reroute_leads(
     befores = {
         o.lead_id: o
         for o in Ownership.objects.select_related("rep", "partner").filter(
-            lead_id__in=lead_ids, role=OwnerRole.SALES, ended_at__isnull=True
+            lead_id__any_of=lead_ids, role=OwnerRole.SALES, ended_at__isnull=True
         )
     }
     excluded_ids = set().union(*(set(v) for v in exclude.values())) if exclude else set()
@@ -278,7 +278,7 @@ def submit_clean_leads(cleaned: Sequence[CleanLead], *, actor: Actor, now: datet
         times = [c.received_at or now for c in cleaned]
         stored: dict[str, list[Lead]] = {}
         for lead in Lead.objects.filter(
-            email__in={c.email for c in cleaned},
+            email__any_of={c.email for c in cleaned},
             received_at__gte=min(times) - window,
             received_at__lte=max(times) + window,
         ).order_by("received_at", "id"):

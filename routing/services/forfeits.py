@@ -90,7 +90,7 @@ def previous_losers(lead_ids: Collection[int]) -> dict[int, set[int]]:
     losers: dict[int, set[int]] = {lead_id: set() for lead_id in lead_ids}
     rows = (
         OwnershipChange.objects.filter(
-            lead_id__in=list(lead_ids), actor__in=(FORFEIT_ACTOR, SLA_ACTOR), from_rep__isnull=False
+            lead_id__any_of=list(lead_ids), actor__in=(FORFEIT_ACTOR, SLA_ACTOR), from_rep__isnull=False
         )
         .values_list("lead_id", "from_rep_id")
         .distinct()
@@ -121,12 +121,14 @@ def take_and_reroute(
     """
     with transaction.atomic():
         lead_ids = list(
-            Ownership.objects.filter(pk__in=list(ownership_ids), lead__isnull=False).values_list("lead_id", flat=True)
+            Ownership.objects.filter(pk__any_of=list(ownership_ids), lead__isnull=False).values_list(
+                "lead_id", flat=True
+            )
         )
-        leads = {lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=lead_ids).order_by("pk")}
+        leads = {lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__any_of=lead_ids).order_by("pk")}
         due = [
             o
-            for o in still_due.filter(pk__in=list(ownership_ids)).select_related("rep__manager").order_by("lead_id")
+            for o in still_due.filter(pk__any_of=list(ownership_ids)).select_related("rep__manager").order_by("lead_id")
             if o.rep is not None and o.lead_id in leads
         ]
         if not due:
