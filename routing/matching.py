@@ -44,7 +44,7 @@ from leadowner.prepared import Prepared, statement_cursor
 from routing.decision import MatchResult
 from routing.models import Account, AccountAlias, AccountDomain
 from routing.normalize import domain_with_parents, host_of, is_free_mail, normalize_company, registered_domain
-from routing.selectors.accounts import ancestor_ids
+from routing.selectors.accounts import account_by_id, ancestor_ids
 
 DEFAULT_THRESHOLD = 90
 # At most this many accounts are read for one exact name or alias (and listed when ambiguous).
@@ -226,9 +226,18 @@ def _decide(hits: list[_Hit], *, what: str, threshold: float, reads: MatchReads)
     ids = sorted(top)
     if len(ids) == 1:
         hit = top[ids[0]]
-        # An exact NAME hit's text is the account's name as stored (exact_rows reads it): no read.
-        name = hit.text if hit.method == "NAME" else reads.names(ids)[hit.account_id]
-        return MatchResult(hit.account_id, hit.method, hit.score, _why(hit, name, what, threshold))
+        # The account whole, which the caller reads next (one lead's reads; a batch reads its
+        # accounts together afterwards). An exact NAME hit's text is the account's name as
+        # stored (exact_rows reads it); an alias or a fuzzy hit names the account with it.
+        account = reads.matched_account(hit.account_id)
+        if hit.method == "NAME":
+            name = hit.text
+        elif account is not None:
+            name = account.name
+        else:
+            name = reads.names(ids)[hit.account_id]
+        why = _why(hit, name, what, threshold)
+        return MatchResult(hit.account_id, hit.method, hit.score, why, account=account)
     names = reads.names(ids)
     chains = ancestor_ids(ids)
     for candidate in ids:
@@ -524,6 +533,10 @@ class MatchReads:
     def exact_rows(self, normalized: str) -> list[tuple[int, str, str, bool]]:
         return _exact_rows(normalized)
 
+    def matched_account(self, account_id: int) -> Account | None:
+        """The account a company matched, whole (MatchResult.account): the caller needs it next."""
+        return account_by_id(account_id)
+
     def names(self, account_ids: Iterable[int]) -> dict[int, str]:
         return _names(account_ids)
 
@@ -620,6 +633,11 @@ class BatchMatchReads(MatchReads):
         if missing:
             found.update(super().names(missing))
         return found
+
+    def matched_account(self, account_id: int) -> Account | None:
+        """None: a batch reads its matched accounts together (routing.reads.BatchReads), and
+        names them from the names read up front."""
+        return None
 
 
 # ---------------------------------------------------------------------------- entry point

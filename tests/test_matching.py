@@ -561,4 +561,21 @@ def test_a_domain_match_carries_its_account_whole_and_never_stores_it(ibm) -> No
         assert "account" not in result.to_json()
         rebuilt = type(result).from_json(json.loads(json.dumps(result.to_json())))
         assert rebuilt == result and rebuilt.account is None
-    assert match_account(company="International Business Machines").account is None  # only a domain match reads it
+
+
+def test_a_company_match_of_one_lead_carries_its_account_and_a_batch_names_it(ibm, reads: str) -> None:
+    """One lead: the account the company names is read whole, once (an alias hit is named from
+    it, no read of names), and the caller does not read it again. A batch reads its names up
+    front and its accounts together afterwards (routing.reads.BatchReads): none is carried."""
+    with CaptureQueriesContext(connection) as queries:
+        result = match_account(company="Big Blue")
+    assert (result.account_id, result.method) == (ibm.pk, "ALIAS")
+    assert "an alias of International Business Machines Corporation" in result.explanation
+    name_reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT id, name FROM")]
+    if reads == "one lead":
+        assert result.account is not None and result.account.name == "International Business Machines Corporation"
+        assert name_reads == []
+    else:
+        assert result.account is None
+    by_name = match_account(company="International Business Machines Corp.")
+    assert by_name.method == "NAME" and (by_name.account is not None) == (reads == "one lead")

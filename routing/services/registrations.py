@@ -104,7 +104,7 @@ def _account_for(data: _Cleaned, *, threshold: int) -> Account:
     """The matched account, or a new PROSPECT account created from the registration."""
     match = match_account(domain=data.domain, company=data.company, threshold=threshold)
     if match.account_id is not None:
-        return Account.objects.get(pk=match.account_id)
+        return match.account if match.account is not None else Account.objects.get(pk=match.account_id)
     if match.ambiguous_ids:
         names = ", ".join(Account.objects.filter(pk__in=match.ambiguous_ids).values_list("name", flat=True)[:5])
         raise ServiceError(
