@@ -391,17 +391,19 @@ def distribute(territory: Territory, *, today: date, excluded: Collection[int] =
         )
 
     counts = counters.round_robin_counts(territory.name, members)
-    order = {m.rep_id: i for i, m in enumerate(members)}
-    if len({m.weight for m in eligible}) == 1:  # equal weights (the usual case): the counts order alike
-        chosen = min(eligible, key=lambda m: (counts[m.rep_id], order[m.rep_id]))
+    # `eligible` keeps the members' order and min() returns the first of equals: between
+    # equal counts the earlier member wins, as the members' order says.
+    weight = eligible[0].weight
+    if all(m.weight == weight for m in eligible):  # equal weights (the usual case): the counts order alike
+        chosen = min(eligible, key=lambda m: counts[m.rep_id])
     else:
-        chosen = min(eligible, key=lambda m: (Fraction(counts[m.rep_id], m.weight), order[m.rep_id]))
+        chosen = min(eligible, key=lambda m: Fraction(counts[m.rep_id], m.weight))
+    nth, total = counts[chosen.rep_id] + 1, sum(counts.values()) + 1  # before the counters move on
     counters.add_round_robin(territory.name, chosen.rep_id)
-    total = sum(counts.values()) + 1
     return Pick(
         rep=chosen.rep,
-        line=f"round robin picked {chosen.rep.name} ({counts[chosen.rep_id] + 1} of {total} leads, "
-        f"weight {chosen.weight})" + _skipped_words(skipped),
+        line=f"round robin picked {chosen.rep.name} ({nth} of {total} leads, weight {chosen.weight})"
+        + _skipped_words(skipped),
     )
 
 
@@ -420,6 +422,7 @@ class BatchCounters(DurableCounters):
         self._locked: set[str] = set()
         self._stored: dict[str, dict[int, int]] = {}  # preload's counter rows, by territory name
         self._counts: dict[str, dict[int, int]] = {}
+        self._checked: dict[str, list[TerritoryMember]] = {}  # the member list each count was checked for
         self._pending: Counter[tuple[str, int]] = Counter()
         self._loads: dict[int, int] = {}
         self._load_delta: Counter[int] = Counter()
@@ -493,14 +496,22 @@ class BatchCounters(DurableCounters):
         return full
 
     def round_robin_counts(self, territory_name: str, members: list[TerritoryMember]) -> dict[int, int]:
+        """The members' counts. The dict may be the batch's own, which `add_round_robin`
+        advances: read it before giving the lead out (distribute does)."""
         known = self._counts.get(territory_name)
-        if known is None or any(m.rep_id not in known for m in members):
-            if territory_name in self._stored:
-                fresh = self._stored_counts(territory_name, members)
-            else:
-                fresh = super().round_robin_counts(territory_name, members)
-            known = {rep_id: n + self._pending[(territory_name, rep_id)] for rep_id, n in fresh.items()}
-            self._counts[territory_name] = known
+        # A batch routes many leads with the same member list (kept on the territory): it is
+        # checked against the counts once, not at every lead.
+        if known is None or self._checked.get(territory_name) is not members:
+            if known is None or any(m.rep_id not in known for m in members):
+                if territory_name in self._stored:
+                    fresh = self._stored_counts(territory_name, members)
+                else:
+                    fresh = super().round_robin_counts(territory_name, members)
+                known = {rep_id: n + self._pending[(territory_name, rep_id)] for rep_id, n in fresh.items()}
+                self._counts[territory_name] = known
+            self._checked[territory_name] = members
+        if len(known) == len(members):  # it holds every member, so nobody else
+            return known
         return {m.rep_id: known[m.rep_id] for m in members}
 
     def add_round_robin(self, territory_name: str, rep_id: int) -> None:
