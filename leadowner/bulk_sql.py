@@ -10,6 +10,7 @@ SQLite (the embedded default, where sweeps are small) it falls back to `bulk_upd
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -60,37 +61,55 @@ def update_from_values(
     # psycopg split the statement at thousands of placeholders and quote every value on its
     # own (the larger part of this function's time in a forfeit sweep's profile).
     convert = [_json_converter(f) for f in columns]
-    document = [{k: v if c is None else c(v) for k, c, v in zip(keys, convert, row, strict=True)} for row in rows]
+    document = [{k: c(v) for k, c, v in zip(keys, convert, row, strict=True)} for row in rows]
     record = ", ".join(f"{n} {f.db_type(connection)}" for n, f in zip(names, columns, strict=True))
     table = qn(meta.db_table)
     sets = ", ".join(f"{n} = t.{n} + v.{n}" if increment else f"{n} = v.{n}" for n in names[len(key) :])
     match = " AND ".join(f"t.{n} = v.{n}" for n in names[: len(key)])
     sql = f"UPDATE {table} AS t SET {sets} FROM json_to_recordset(%s::json) AS v({record}) WHERE {match}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [json.dumps(document, default=_json_default, separators=(",", ":"))])
+        # No `default`: a value JSON cannot carry inside a JSONField's document raises, as Django's own write would.
+        cursor.execute(sql, [json.dumps(document, separators=(",", ":"))])
         return cursor.rowcount
 
 
-def _json_converter(field: Field[Any, Any]) -> Callable[[Any], Any] | None:
-    """How a value of `field` goes into the JSON document: None when as it is (plain values the
-    driver takes unchanged, _takes_as_is; a JSONField's document nested as it is), else the
-    field's `get_db_prep_value`, or its encoder's round trip for a JSONField with one."""
+def _json_converter(field: Field[Any, Any]) -> Callable[[Any], Any]:
+    """How a value of `field` goes into the JSON document. A JSONField's document is nested as
+    it is (through its encoder when it has one). A column's value is what Django would send
+    (`get_db_prep_value`, skipped for plain values of plain fields, as insert_objects skips
+    it), as a JSON scalar whose text PostgreSQL casts back to the column's type."""
     if isinstance(field, models.JSONField):
         encoder = field.encoder
-        return None if encoder is None else (lambda value: json.loads(json.dumps(value, cls=encoder)))
-    if _takes_as_is(field):
-        return None
-    return lambda value: field.get_db_prep_value(value, connection)
+        if encoder is None:
+            return lambda value: value
+        return lambda value: None if value is None else json.loads(json.dumps(value, cls=encoder))
+    as_is = _takes_as_is(field)
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        if not (as_is and type(value) in _PLAIN_TYPES) or (type(value) is datetime and value.tzinfo is None):
+            value = field.get_db_prep_value(value, connection)
+        return _json_scalar(value)
+
+    return convert
 
 
-def _json_default(value: Any) -> Any:
-    # Text that PostgreSQL casts back to the column's type: ISO 8601 for times, digits for numbers.
+def _json_scalar(value: Any) -> Any:
+    if value is None or type(value) in (int, str, bool):
+        return value
+    if isinstance(value, float):  # JSON has no NaN or infinities; PostgreSQL reads them as text
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal | UUID):
         return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
-        return "\\x" + bytes(value).hex()
+        return "\\x" + bytes(value).hex()  # bytea's hex input
+    if isinstance(value, int | str):  # subclasses: enum members, lazy strings resolved by str()
+        return int(value) if isinstance(value, int) else str(value)
     raise TypeError(f"update_from_values cannot send a {type(value).__name__}")
 
 

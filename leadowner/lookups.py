@@ -25,6 +25,8 @@ from django.db.models import AutoField, ForeignKey, IntegerField
 from django.db.models.lookups import In
 from django.utils.datastructures import OrderedSet
 
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
 
 class AnyOf(In):
     lookup_name = "any_of"
@@ -46,7 +48,14 @@ class AnyOf(In):
         integers = isinstance(field, IntegerField | AutoField | ForeignKey)
         if not (integers and all(type(v) is int for v in values)):  # ids need no preparing
             values = [field.get_db_prep_value(v, connection, prepared=True) for v in values]
-        return f"{lhs} = ANY(%s::{field.cast_db_type(connection)}[])", [*lhs_params, values]
+        cast = field.cast_db_type(connection)
+        if integers:  # as `__in` (and leadowner.prepared): an integer no column can hold matches nothing
+            values = [v for v in values if not (type(v) is int and not _BIGINT_MIN <= v <= _BIGINT_MAX)]
+            if not values:
+                raise EmptyResultSet
+        elif cast.startswith(("varchar", "char")):
+            cast = "text"  # a cast to varchar(n) would cut a longer value down to one that matches
+        return f"{lhs} = ANY(%s::{cast}[])", [*lhs_params, values]
 
 
 def among(column: str, values: Sequence[Any], cast: str) -> tuple[str, list[Any]]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import connection
@@ -675,6 +675,4 @@ def match_account(
     result = _match_company(company, normalized, fraction, reads)
     if not prelude:
         return result
-    return MatchResult(
-        result.account_id, result.method, result.score, f"{prelude}; {result.explanation}", result.ambiguous_ids
-    )
+    return replace(result, explanation=f"{prelude}; {result.explanation}")  # the account it read comes along

@@ -163,6 +163,7 @@ def test_insert_rows_writes_the_values_given_even_into_auto_now_columns(count: i
 ODD_TEXT = 'O\'Brien "Ltd" \\ back\tslash, 名前, émoji 🚀, %s and %(x)s'
 
 
+@pytest.mark.postgres  # elsewhere update_from_values is bulk_update
 def test_update_from_values_sets_each_rows_values_as_bulk_update_does() -> None:
     """Every kind of value a batch sends (text with quotes, backslashes, placeholders and
     non-ASCII, nested JSON, times, foreign keys, NULLs) arrives as bulk_update writes it."""
@@ -206,3 +207,32 @@ def test_update_from_values_adds_with_increment_and_counts_the_rows_it_matched()
     assert update_from_values(Opportunity, key=["id"], fields=["amount"], rows=rows, increment=True) == 3
     amounts = sorted(Opportunity.objects.values_list("amount", flat=True))
     assert amounts == [Decimal("10.50"), Decimal("10.75"), Decimal("11.00")]
+
+
+@pytest.mark.postgres
+def test_update_from_values_sends_what_json_cannot_carry_as_the_column_reads_it() -> None:
+    """Choices members, naive datetimes (made aware, as Django's write does) and a lazy string
+    arrive as bulk_update writes them; a value JSON cannot carry inside a JSON document raises,
+    as Django's own write of it would."""
+    from django.utils.functional import lazy
+
+    mine, other = _lead("a@acme.example"), _lead("b@acme.example")
+    insert_objects([mine, other])
+    lazy_text = lazy(lambda: "Ann Lazy", str)()
+    naive = datetime(2025, 6, 2, 10, 30)
+    with pytest.warns(RuntimeWarning):
+        assert (
+            update_from_values(
+                Lead,
+                key=["id"],
+                fields=["name", "source", "assigned_at"],
+                rows=[(mine.pk, lazy_text, LeadSource.REFERRAL, naive)],
+            )
+            == 1
+        )
+    other.name, other.source, other.assigned_at = "Ann Lazy", LeadSource.REFERRAL, naive
+    with pytest.warns(RuntimeWarning):
+        Lead.objects.bulk_update([other], ["name", "source", "assigned_at"])
+    assert _row(mine, without=("id", "email", "created_at")) == _row(other, without=("id", "email", "created_at"))
+    with pytest.raises(TypeError):
+        update_from_values(Lead, key=["id"], fields=["decision"], rows=[(mine.pk, {"amount": Decimal("1.5")})])

@@ -30,6 +30,7 @@ def _ids(queryset) -> list[int]:
     return sorted(queryset.values_list("pk", flat=True))
 
 
+@pytest.mark.postgres  # elsewhere __any_of is __in
 @pytest.mark.parametrize("pick", [[0], [1, 2, 3], [5, 5, 0], [], "with none", "unknown", "all"], ids=lambda p: str(p))
 def test_any_of_answers_as_in_does(accounts: list[Account], pick) -> None:
     if pick == "with none":
@@ -70,3 +71,18 @@ def test_among_writes_the_same_condition_by_hand(accounts: list[Account]) -> Non
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM routing_account WHERE {where} ORDER BY id", params)
         assert [pk for (pk,) in cursor.fetchall()] == sorted(ids)
+
+
+@pytest.mark.postgres
+def test_any_of_matches_neither_a_longer_text_nor_an_integer_no_column_holds(accounts: list[Account]) -> None:
+    """A cast to the column's varchar(n) would cut a longer text down to a stored one; a bigint
+    cast would fail on an integer out of its range, where `__in` matches nothing."""
+    domain = AccountDomain.objects.filter(account=accounts[0]).get()
+    domain.domain = "d" * 253
+    domain.save()
+    longer = "d" * 260
+    assert list(AccountDomain.objects.filter(domain__any_of=[longer])) == []
+    assert list(AccountDomain.objects.filter(domain__in=[longer])) == []
+    assert list(AccountDomain.objects.filter(domain__any_of=["d" * 253, longer])) == [domain]
+    assert list(Account.objects.filter(pk__any_of=[2**70])) == list(Account.objects.filter(pk__in=[2**70])) == []
+    assert _ids(Account.objects.filter(pk__any_of=[2**70, accounts[0].pk])) == [accounts[0].pk]

@@ -579,3 +579,7 @@ def test_a_company_match_of_one_lead_carries_its_account_and_a_batch_names_it(ib
         assert result.account is None
     by_name = match_account(company="International Business Machines Corp.")
     assert by_name.method == "NAME" and (by_name.account is not None) == (reads == "one lead")
+    # A free-mail address says why the company decided; the account still comes along.
+    free_mail = match_account(domain="ann@gmail.com", company="Big Blue")
+    assert free_mail.explanation.startswith("gmail.com is a free-mail provider")
+    assert free_mail.account_id == ibm.pk and (free_mail.account is not None) == (reads == "one lead")

@@ -88,15 +88,16 @@ def due_forfeits(*, now: datetime, window: timedelta) -> QuerySet[Ownership]:
 def previous_losers(lead_ids: Collection[int]) -> dict[int, set[int]]:
     """Per lead, the reps who already lost it to the forfeit or first-touch job: it never goes back to them."""
     losers: dict[int, set[int]] = {lead_id: set() for lead_id in lead_ids}
-    rows = (
-        OwnershipChange.objects.filter(
-            lead_id__any_of=list(lead_ids), actor__in=(FORFEIT_ACTOR, SLA_ACTOR), from_rep__isnull=False
-        )
-        .values_list("lead_id", "from_rep_id")
-        .distinct()
-    )
+    # The lead ids are the only indexed condition: with `from_rep IS NOT NULL` in the SQL,
+    # PostgreSQL took the (from_rep, at) index whenever its statistics said few rows had a
+    # from_rep (a book before its first sweep) and read every forfeit row the sweep wrote
+    # since. A lead's history is a handful of rows; the ones without a rep are left here.
+    rows = OwnershipChange.objects.filter(
+        lead_id__any_of=list(lead_ids), actor__in=(FORFEIT_ACTOR, SLA_ACTOR)
+    ).values_list("lead_id", "from_rep_id")
     for lead_id, rep_id in rows:
-        losers[lead_id].add(rep_id)
+        if rep_id is not None:
+            losers[lead_id].add(rep_id)
     return losers
 
 
