@@ -88,7 +88,7 @@ def _json_converter(field: Field[Any, Any]) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if value is None:
             return None
-        if not (as_is and type(value) in _PLAIN_TYPES) or (type(value) is datetime and value.tzinfo is None):
+        if _needs_preparing(value, as_is):
             value = field.get_db_prep_value(value, connection)
         return _json_scalar(value)
 
@@ -225,6 +225,14 @@ _AS_IS = (
 )
 
 
+def _needs_preparing(value: Any, as_is: bool) -> bool:
+    """Whether a value must go through its field: anything but None or a plain type in a column
+    that takes it unchanged (_takes_as_is), and a naive datetime (made aware, with Django's warning)."""
+    if type(value) is datetime and value.tzinfo is None:
+        return True
+    return not (as_is and (value is None or type(value) in _PLAIN_TYPES))
+
+
 def _values(obj: Model, fields: Sequence[Field[Any, Any]], plain: Sequence[bool]) -> list[Any]:
     """The instance's values for `fields`, as Django's INSERT sends them.
 
@@ -234,9 +242,7 @@ def _values(obj: Model, fields: Sequence[Field[Any, Any]], plain: Sequence[bool]
     row = []
     for f, as_is in zip(fields, plain, strict=True):
         value = getattr(obj, f.attname)
-        if not (as_is and (value is None or type(value) in _PLAIN_TYPES)) or (
-            type(value) is datetime and value.tzinfo is None
-        ):
+        if _needs_preparing(value, as_is):
             value = f.get_db_prep_save(f.pre_save(obj, add=True), connection)
         row.append(value)
     return row

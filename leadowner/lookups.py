@@ -25,7 +25,7 @@ from django.db.models import AutoField, ForeignKey, IntegerField
 from django.db.models.lookups import In
 from django.utils.datastructures import OrderedSet
 
-_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+from leadowner.prepared import out_of_bigint
 
 
 class AnyOf(In):
@@ -50,7 +50,7 @@ class AnyOf(In):
             values = [field.get_db_prep_value(v, connection, prepared=True) for v in values]
         cast = field.cast_db_type(connection)
         if integers:  # as `__in` (and leadowner.prepared): an integer no column can hold matches nothing
-            values = [v for v in values if not (type(v) is int and not _BIGINT_MIN <= v <= _BIGINT_MAX)]
+            values = [v for v in values if not out_of_bigint(v)]
             if not values:
                 raise EmptyResultSet
         elif cast.startswith(("varchar", "char")):
@@ -58,9 +58,15 @@ class AnyOf(In):
         return f"{lhs} = ANY(%s::{cast}[])", [*lhs_params, values]
 
 
-def among(column: str, values: Sequence[Any], cast: str) -> tuple[str, list[Any]]:
+# Lists this long or shorter stay IN lists in `among(short=True)`: one lead's few ids, whose
+# statements are kept prepared per length (leadowner.prepared, routing.matching._select).
+SHORT_LIST = 16
+
+
+def among(column: str, values: Sequence[Any], cast: str, *, short: bool = False) -> tuple[str, list[Any]]:
     """`column` among `values` in SQL written by hand, as `__any_of` writes it: the condition and its
-    parameters. PostgreSQL: `column = ANY(%s::cast[])`, one parameter; elsewhere `column IN (%s, ...)`."""
-    if connection.vendor == "postgresql":
+    parameters. PostgreSQL: `column = ANY(%s::cast[])`, one parameter; elsewhere `column IN (%s, ...)`.
+    `short`: a list of at most SHORT_LIST values is written as an IN list on PostgreSQL too."""
+    if connection.vendor == "postgresql" and not (short and len(values) <= SHORT_LIST):
         return f"{column} = ANY(%s::{cast}[])", [list(values)]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)

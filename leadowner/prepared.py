@@ -69,6 +69,11 @@ def _placeholder(kind: type, index: int) -> Any:
 _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
 
+def out_of_bigint(value: Any) -> bool:
+    """An integer no id or count column holds: `__in` matches nothing with it, and so do these."""
+    return type(value) is int and not _BIGINT_MIN <= value <= _BIGINT_MAX
+
+
 @dataclass
 class _Compiled:
     """The statement and what turns its rows into results, worked out once."""
@@ -299,7 +304,7 @@ class Prepared(Generic[M]):
     def __call__(self, *args: Any, using: str = "default") -> list[M]:
         if len(args) != len(self._kinds) or not all(isinstance(a, k) for a, k in zip(args, self._kinds, strict=True)):
             raise TypeError(f"this prepared query takes ({', '.join(k.__name__ for k in self._kinds)}), not {args!r}")
-        if any(type(a) is int and not _BIGINT_MIN <= a <= _BIGINT_MAX for a in args):
+        if any(out_of_bigint(a) for a in args):
             return []  # as Django's lookups: an integer no column can hold matches nothing
         connection = connections[using]
         key = (using, connection.vendor)
@@ -335,7 +340,7 @@ class PreparedIn(Generic[M]):
 
     def __call__(self, ids: Iterable[int], *args: Any) -> list[M]:
         # Repeated ids count once and an id no column can hold matches nothing, as Django's `__in`.
-        unique = [i for i in dict.fromkeys(ids) if not (type(i) is int and not _BIGINT_MIN <= i <= _BIGINT_MAX)]
+        unique = [i for i in dict.fromkeys(ids) if not out_of_bigint(i)]
         if not unique:
             return []
         n = len(unique)

@@ -39,7 +39,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from leadowner.errors import ErrorCode, ServiceError
-from leadowner.lookups import among
+from leadowner.lookups import SHORT_LIST, among
 from leadowner.prepared import Prepared, statement_cursor
 from routing.decision import MatchResult
 from routing.models import Account, AccountAlias, AccountDomain
@@ -183,7 +183,7 @@ def _threshold_fraction(threshold: int) -> float:
 
 
 # A lead's own reads ask a few domains or names; a batch's ask hundreds, once each.
-_PREPARED_PARAMS = 16
+_PREPARED_PARAMS = SHORT_LIST
 
 
 def _select(sql: str, params: list[Any], *, batch: bool = False) -> list[tuple[Any, ...]]:
@@ -204,9 +204,8 @@ def _names(account_ids: Iterable[int]) -> dict[int, str]:
     if not ids:
         return {}
     table = connection.ops.quote_name(Account._meta.db_table)
-    batch = len(ids) > _PREPARED_PARAMS
-    where, params = among("id", ids, "bigint") if batch else (f"id IN ({', '.join(['%s'] * len(ids))})", ids)
-    rows = _select(f"SELECT id, name FROM {table} WHERE {where}", params, batch=batch)  # noqa: S608 -- names only
+    where, params = among("id", ids, "bigint", short=True)
+    rows = _select(f"SELECT id, name FROM {table} WHERE {where}", params, batch=len(ids) > SHORT_LIST)  # noqa: S608 -- names only
     return {int(pk): str(name) for pk, name in rows}
 
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
-from leadowner.lookups import among
+from leadowner.lookups import SHORT_LIST, among
 from routing.models import Account, AccountDomain, Ownership
 from tests.factories import AccountFactory, RepFactory
 
@@ -86,3 +86,17 @@ def test_any_of_matches_neither_a_longer_text_nor_an_integer_no_column_holds(acc
     assert list(AccountDomain.objects.filter(domain__any_of=["d" * 253, longer])) == [domain]
     assert list(Account.objects.filter(pk__any_of=[2**70])) == list(Account.objects.filter(pk__in=[2**70])) == []
     assert _ids(Account.objects.filter(pk__any_of=[2**70, accounts[0].pk])) == [accounts[0].pk]
+
+
+def test_among_keeps_a_short_list_an_in_list_when_asked(accounts: list[Account]) -> None:
+    """`short=True`: one lead's few ids stay an IN list (prepared per length); a batch's are one array."""
+    few, many = [a.pk for a in accounts[:3]], [a.pk for a in accounts] + list(range(10**9, 10**9 + SHORT_LIST))
+    assert among("id", few, "bigint", short=True) == (f"id IN ({', '.join(['%s'] * 3)})", few)
+    where, params = among("id", many, "bigint", short=True)
+    if connection.vendor == "postgresql":
+        assert (where, params) == ("id = ANY(%s::bigint[])", [many])
+    else:
+        assert where.startswith("id IN (") and params == many
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM routing_account WHERE {where} ORDER BY id", params)
+        assert [pk for (pk,) in cursor.fetchall()] == sorted(a.pk for a in accounts)

@@ -82,7 +82,7 @@ def ancestor_ids(account_ids: Iterable[int]) -> dict[int, list[int]]:
         return {}
     table = connection.ops.quote_name(Account._meta.db_table)
     # A batch's hundreds of ids as one array (leadowner.lookups); a lead's few as an IN list.
-    where, params = among("id", ids, "bigint") if len(ids) > 16 else (f"id IN ({', '.join(['%s'] * len(ids))})", ids)
+    where, params = among("id", ids, "bigint", short=True)
     sql = f"""
         WITH RECURSIVE chain(start_id, id, parent_id, depth) AS (
             SELECT id, id, parent_id, 0 FROM {table} WHERE {where}
